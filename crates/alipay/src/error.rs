@@ -1,0 +1,229 @@
+//! What can go wrong talking to Alipay, sorted by what the caller should do about it.
+//!
+//! * [`Error::Transport`]: the request may or may not have reached Alipay. For anything that moves
+//!   money the outcome is *unknown*: query, or retry with the same idempotency key
+//!   (`out_request_no`), never assume failure.
+//! * [`Error::Signature`]: the answer did not come from Alipay (or was altered). Never act on it.
+//! * [`Error::Api`]: Alipay answered, signed, with a business or parameter error; see
+//!   [`ApiError::sub_code`].
+//! * [`Error::Gateway`]: the gateway refused the request before reaching the API (an unsigned
+//!   `error_response`); usually configuration.
+
+use std::fmt;
+
+use crate::content::FormError;
+use crate::keys::{KeyError, SignError};
+
+/// Everything the SDK can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key could not be loaded.
+    #[error("{which}: {source}")]
+    Key {
+        /// Which key ("app private key", "Alipay public key"...).
+        which: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: KeyError,
+    },
+    /// The client is misconfigured.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The request is invalid and was not sent.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The signer failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// The HTTP exchange failed: the outcome at Alipay is unknown.
+    #[error("{method}: {kind}")]
+    Transport {
+        /// The API method.
+        method: String,
+        /// What happened.
+        kind: TransportError,
+    },
+    /// The response's signature is missing or wrong: it must not be trusted.
+    #[error("{method}: {kind}")]
+    Signature {
+        /// The API method.
+        method: String,
+        /// What is wrong.
+        kind: SignatureError,
+    },
+    /// Alipay answered with an error inside the method's (signed) response node.
+    #[error("{method}: {error}")]
+    Api {
+        /// The API method.
+        method: String,
+        /// Alipay's codes and messages.
+        error: ApiError,
+    },
+    /// The gateway answered with an (unsigned) `error_response`.
+    #[error("{method}: gateway refused the request: {error}")]
+    Gateway {
+        /// The API method.
+        method: String,
+        /// Alipay's codes and messages.
+        error: ApiError,
+    },
+    /// The response verified but could not be understood.
+    #[error("{method}: unexpected response: {detail}")]
+    Decode {
+        /// The API method.
+        method: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// Whether the outcome at Alipay is unknown (transport failure, `20000`, `ACQ.SYSTEM_ERROR`):
+    /// query the trade, or retry with the same idempotency key, before deciding anything.
+    #[must_use]
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::Api { error, .. } | Error::Gateway { error, .. } => error.is_system_error(),
+            _ => false,
+        }
+    }
+
+    /// The Alipay error, when Alipay answered with one.
+    #[must_use]
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api { error, .. } | Error::Gateway { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The `sub_code` of an Alipay error (`ACQ.TRADE_NOT_EXIST`, ...).
+    #[must_use]
+    pub fn sub_code(&self) -> Option<&str> {
+        self.api_error().and_then(|e| e.sub_code.as_deref())
+    }
+}
+
+/// How an HTTP exchange failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No answer within the configured timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The gateway could not be reached.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The gateway answered with an HTTP status other than 200.
+    #[error("HTTP status {0}")]
+    Status(u16),
+    /// Anything else in the HTTP layer.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Why a response's signature was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The body has no `sign`.
+    #[error("response is not signed")]
+    Missing,
+    /// The signature does not verify with the Alipay public key.
+    #[error("response signature does not verify with the Alipay public key")]
+    Invalid,
+    /// The body is not the JSON envelope Alipay sends.
+    #[error("response is not an Alipay envelope: {0}")]
+    Malformed(String),
+    /// Certificate mode: the response was signed by a certificate we do not have.
+    #[error("response signed with Alipay certificate {0}, which is not configured")]
+    UnknownCertificate(String),
+}
+
+/// `code`, `msg`, `sub_code`, `sub_msg` of an Alipay answer, plus the raw node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// `10000` success, `20000` unknown/system, `40001`..`40006` errors.
+    pub code: String,
+    /// Text of `code`.
+    pub msg: String,
+    /// The specific reason, e.g. `ACQ.TRADE_NOT_EXIST`. Key decisions on this.
+    pub sub_code: Option<String>,
+    /// Human text for `sub_code`; wording varies, never match on it.
+    pub sub_msg: Option<String>,
+    /// The response node as received (JSON text).
+    pub raw: String,
+}
+
+impl ApiError {
+    /// `20000`, `ACQ.SYSTEM_ERROR` and friends: Alipay does not know either; retry or query.
+    #[must_use]
+    pub fn is_system_error(&self) -> bool {
+        self.code == "20000"
+            || matches!(
+                self.sub_code.as_deref(),
+                Some(
+                    "ACQ.SYSTEM_ERROR"
+                        | "aop.ACQ.SYSTEM_ERROR"
+                        | "isp.unknow-error"
+                        | "aop.unknow-error"
+                )
+            )
+    }
+
+    /// Whether `sub_code` is this one.
+    #[must_use]
+    pub fn is(&self, sub_code: &str) -> bool {
+        self.sub_code.as_deref() == Some(sub_code)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.msg)?;
+        if let Some(sub_code) = &self.sub_code {
+            write!(f, " ({sub_code}")?;
+            if let Some(sub_msg) = &self.sub_msg {
+                write!(f, ": {sub_msg}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a notification or a return URL was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The body is not a well-formed form.
+    #[error("malformed parameters: {0}")]
+    Form(#[from] FormError),
+    /// No `sign`, or an empty one.
+    #[error("the parameters are not signed")]
+    MissingSign,
+    /// `sign_type` says something other than what this merchant uses.
+    #[error("sign_type {posted:?} does not match the configured {configured}")]
+    SignTypeMismatch {
+        /// What the parameters said.
+        posted: String,
+        /// What the merchant configured.
+        configured: crate::SignType,
+    },
+    /// The signature does not verify with the Alipay public key.
+    #[error("signature does not verify with the Alipay public key")]
+    BadSignature,
+    /// Genuine, but a field the typed view needs is missing.
+    #[error("field {0} is missing")]
+    MissingField(&'static str),
+    /// Genuine, but a field has an unexpected form.
+    #[error("field {field} has an unexpected value {value:?}")]
+    Malformed {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: String,
+    },
+}

@@ -1,0 +1,49 @@
+//! Alipay web payments for Rust: `alipay.trade.page.pay` and `alipay.trade.wap.pay` pay links,
+//! notification and return verification, and the trade APIs, byte-compatible with
+//! python-alipay-sdk and Alipay's official Node SDK.
+//!
+//! ```
+//! use alipay::{Client, Money, PrivateKey, PublicKey, WebPay};
+//!
+//! # let app_private_key = PrivateKey::generate()?.to_pkcs8_base64();
+//! # let alipay_public_key = PrivateKey::generate()?.public_key().to_base64();
+//! // Keys as Alipay's key tool and console give them: bare base64, PEM, PKCS#1 or PKCS#8.
+//! let client = Client::builder("2021000000000001", PrivateKey::parse(&app_private_key)?, PublicKey::parse(&alipay_public_key)?)
+//!     .notify_url("https://shop.example.com/alipay/notify")
+//!     .build()?;
+//! let pay_url = client.web_pay(&WebPay::page("ORDER_42", "138.00".parse()?, "Rust 入门课"))?.url();
+//! # assert!(pay_url.contains("sign="));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layout
+//! * [`money`]: [`Money`], an integer count of fen that prints as `"138.00"`.
+//! * [`keys`]: [`PrivateKey`], [`PublicKey`] in every form; RSA2/RSA signatures; the [`Signer`] trait.
+//! * [`content`]: the exact strings Alipay signs, and the URL encoding around them.
+//! * [`request`]: [`SignedRequest`] (URL, auto-submit form, POST body) and [`Gateway`].
+//! * [`pay`]: [`WebPay`], the typed pay-link request.
+//! * [`notify`]: verifying notifications and returns; [`TradeStatus`]; [`ack`].
+//! * [`response`]: slicing and verifying gateway responses over their raw text.
+//! * [`api`]: typed trade APIs (query, close, cancel, refund, refund query, precreate).
+//! * [`time`]: Beijing time, whatever the server's zone.
+
+pub mod api;
+mod client;
+pub mod content;
+mod der;
+mod error;
+pub mod keys;
+pub mod money;
+pub mod notify;
+pub mod pay;
+pub mod request;
+pub mod response;
+pub mod time;
+
+pub use client::{Client, ClientBuilder};
+pub use error::{ApiError, Error, SignatureError, TransportError, VerifyError};
+pub use keys::{KeyError, PrivateKey, PublicKey, SignType, Signer};
+pub use money::{Money, MoneyError};
+pub use notify::{Notification, ReturnParams, TradeStatus, ack};
+pub use pay::{GoodsDetail, PayKind, WebPay};
+pub use request::{Gateway, SignedRequest};
