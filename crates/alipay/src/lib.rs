@@ -29,6 +29,7 @@
 
 pub mod api;
 mod client;
+pub mod config;
 pub mod content;
 mod der;
 mod error;

@@ -1,0 +1,176 @@
+//! One typed description of an Alipay app, shared by the CLI (`alipay pay-url --config`,
+//! `alipay doctor`) and the shop's configuration file (its `[alipay]` table).
+//!
+//! ```toml
+//! app_id = "2021000000000001"
+//! app_private_key_file = "keys/app_private_key.pem"   # or app_private_key = "MIIEv..."
+//! alipay_public_key = "MIIBIjANBgkqh..."              # or alipay_public_key_file = "..."
+//! sign_type = "RSA2"
+//! gateway = "production"                              # production | sandbox | https://...
+//! notify_url = "https://shop.example.com/alipay/notify"
+//! return_url = "https://shop.example.com/alipay/return"
+//! timeout_secs = 15
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::keys::{PrivateKey, PublicKey, SignType};
+use crate::request::Gateway;
+
+/// An Alipay app's settings. Relative key paths are resolved against the config file's folder.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlipayConfig {
+    /// The app id (`2021…`, sandbox `9021…`).
+    pub app_id: String,
+    /// The app private key, inline (any form [`PrivateKey::parse`] takes).
+    pub app_private_key: Option<String>,
+    /// The app private key, as a file.
+    pub app_private_key_file: Option<PathBuf>,
+    /// The Alipay public key (支付宝公钥), inline.
+    pub alipay_public_key: Option<String>,
+    /// The Alipay public key, as a file.
+    pub alipay_public_key_file: Option<PathBuf>,
+    /// The app's own public key as uploaded to Alipay, inline; only used to check for mistakes.
+    pub app_public_key: Option<String>,
+    /// The app's own public key, as a file.
+    pub app_public_key_file: Option<PathBuf>,
+    /// `RSA2` (default) or `RSA`.
+    pub sign_type: Option<String>,
+    /// `production` (default), `sandbox`, or a gateway URL.
+    pub gateway: Option<String>,
+    /// Default `notify_url`.
+    pub notify_url: Option<String>,
+    /// Default `return_url`.
+    pub return_url: Option<String>,
+    /// The merchant's own Alipay user id (`2088…`), checked against notifications when set.
+    pub seller_id: Option<String>,
+    /// API call timeout in seconds (default 15).
+    pub timeout_secs: Option<u64>,
+}
+
+impl fmt::Debug for AlipayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlipayConfig")
+            .field("app_id", &self.app_id)
+            .field("app_private_key", &self.app_private_key.as_ref().map(|_| ".."))
+            .field("app_private_key_file", &self.app_private_key_file)
+            .field("alipay_public_key_file", &self.alipay_public_key_file)
+            .field("sign_type", &self.sign_type)
+            .field("gateway", &self.gateway)
+            .field("notify_url", &self.notify_url)
+            .field("return_url", &self.return_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlipayConfig {
+    /// Reads a TOML file: its `[alipay]` table if there is one, else the whole file. Relative key
+    /// paths become relative to the file's folder.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<AlipayConfig, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let section = match table.get("alipay") {
+            Some(toml::Value::Table(section)) => section.clone(),
+            _ => table,
+        };
+        let mut config: AlipayConfig = section
+            .try_into()
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        if let Some(dir) = path.parent() {
+            config.resolve_paths(dir);
+        }
+        Ok(config)
+    }
+
+    /// Makes relative key file paths relative to `dir`.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        for file in [
+            &mut self.app_private_key_file,
+            &mut self.alipay_public_key_file,
+            &mut self.app_public_key_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if file.is_relative() {
+                *file = dir.join(&*file);
+            }
+        }
+    }
+
+    /// The configured sign type.
+    pub fn sign_type(&self) -> Result<SignType, Error> {
+        self.sign_type
+            .as_deref()
+            .map_or(Ok(SignType::Rsa2), |s| s.parse().map_err(|e| Error::Config(format!("sign_type: {e}"))))
+    }
+
+    /// The configured gateway.
+    pub fn gateway(&self) -> Result<Gateway, Error> {
+        self.gateway.as_deref().map_or(Ok(Gateway::Production), str::parse)
+    }
+
+    /// Loads the app private key.
+    pub fn app_private_key(&self) -> Result<PrivateKey, Error> {
+        let which = "app private key";
+        load(which, self.app_private_key.as_deref(), self.app_private_key_file.as_deref(), PrivateKey::parse, |p| PrivateKey::from_file(p))?
+            .ok_or_else(|| Error::Config(format!("{which}: set app_private_key or app_private_key_file")))
+    }
+
+    /// Loads the Alipay public key.
+    pub fn alipay_public_key(&self) -> Result<PublicKey, Error> {
+        let which = "Alipay public key";
+        load(which, self.alipay_public_key.as_deref(), self.alipay_public_key_file.as_deref(), PublicKey::parse, |p| PublicKey::from_file(p))?
+            .ok_or_else(|| Error::Config(format!("{which}: set alipay_public_key or alipay_public_key_file")))
+    }
+
+    /// Loads the app's own public key, if configured.
+    pub fn app_public_key(&self) -> Result<Option<PublicKey>, Error> {
+        load(
+            "app public key",
+            self.app_public_key.as_deref(),
+            self.app_public_key_file.as_deref(),
+            PublicKey::parse,
+            |p| PublicKey::from_file(p),
+        )
+    }
+
+    /// Builds a client.
+    pub fn client(&self) -> Result<Client, Error> {
+        let mut builder = Client::builder(&self.app_id, self.app_private_key()?, self.alipay_public_key()?)
+            .sign_type(self.sign_type()?)
+            .gateway(self.gateway()?)
+            .timeout(Duration::from_secs(self.timeout_secs.unwrap_or(15)));
+        if let Some(url) = &self.notify_url {
+            builder = builder.notify_url(url);
+        }
+        if let Some(url) = &self.return_url {
+            builder = builder.return_url(url);
+        }
+        builder.build()
+    }
+}
+
+fn load<K>(
+    which: &'static str,
+    inline: Option<&str>,
+    file: Option<&Path>,
+    parse: fn(&str) -> Result<K, crate::KeyError>,
+    read: fn(&Path) -> Result<K, crate::KeyError>,
+) -> Result<Option<K>, Error> {
+    let key = match (inline, file) {
+        (Some(_), Some(_)) => return Err(Error::Config(format!("{which}: set the key inline or as a file, not both"))),
+        (Some(text), None) => parse(text),
+        (None, Some(path)) => read(path),
+        (None, None) => return Ok(None),
+    };
+    key.map(Some).map_err(|source| Error::Key { which, source })
+}

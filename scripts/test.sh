@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: formatting and lints, the Rust unit and integration tests,
+# the interoperability tests against python-alipay-sdk and the official Node alipay-sdk, and the
+# browser end-to-end test. Installs what it needs first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit and integration tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast --lib --bins --tests
+fi
+cargo test --workspace --locked --doc
+
+step "interoperability with python-alipay-sdk and the Node alipay-sdk"
+cargo build --workspace --locked --bins
+bash tools/interop/run.sh
+
+if [ -f web/e2e/run.sh ]; then
+  step "browser end-to-end"
+  bash web/e2e/run.sh
+fi
+
+step "all tests passed"
