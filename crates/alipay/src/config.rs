@@ -59,7 +59,10 @@ impl fmt::Debug for AlipayConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AlipayConfig")
             .field("app_id", &self.app_id)
-            .field("app_private_key", &self.app_private_key.as_ref().map(|_| ".."))
+            .field(
+                "app_private_key",
+                &self.app_private_key.as_ref().map(|_| ".."),
+            )
             .field("app_private_key_file", &self.app_private_key_file)
             .field("alipay_public_key_file", &self.alipay_public_key_file)
             .field("sign_type", &self.sign_type)
@@ -75,8 +78,10 @@ impl AlipayConfig {
     /// paths become relative to the file's folder.
     pub fn from_file(path: impl AsRef<Path>) -> Result<AlipayConfig, Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         let section = match table.get("alipay") {
             Some(toml::Value::Table(section)) => section.clone(),
             _ => table,
@@ -108,28 +113,51 @@ impl AlipayConfig {
 
     /// The configured sign type.
     pub fn sign_type(&self) -> Result<SignType, Error> {
-        self.sign_type
-            .as_deref()
-            .map_or(Ok(SignType::Rsa2), |s| s.parse().map_err(|e| Error::Config(format!("sign_type: {e}"))))
+        self.sign_type.as_deref().map_or(Ok(SignType::Rsa2), |s| {
+            s.parse()
+                .map_err(|e| Error::Config(format!("sign_type: {e}")))
+        })
     }
 
     /// The configured gateway.
     pub fn gateway(&self) -> Result<Gateway, Error> {
-        self.gateway.as_deref().map_or(Ok(Gateway::Production), str::parse)
+        self.gateway
+            .as_deref()
+            .map_or(Ok(Gateway::Production), str::parse)
     }
 
     /// Loads the app private key.
     pub fn app_private_key(&self) -> Result<PrivateKey, Error> {
         let which = "app private key";
-        load(which, self.app_private_key.as_deref(), self.app_private_key_file.as_deref(), PrivateKey::parse, |p| PrivateKey::from_file(p))?
-            .ok_or_else(|| Error::Config(format!("{which}: set app_private_key or app_private_key_file")))
+        load(
+            which,
+            self.app_private_key.as_deref(),
+            self.app_private_key_file.as_deref(),
+            PrivateKey::parse,
+            |p| PrivateKey::from_file(p),
+        )?
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{which}: set app_private_key or app_private_key_file"
+            ))
+        })
     }
 
     /// Loads the Alipay public key.
     pub fn alipay_public_key(&self) -> Result<PublicKey, Error> {
         let which = "Alipay public key";
-        load(which, self.alipay_public_key.as_deref(), self.alipay_public_key_file.as_deref(), PublicKey::parse, |p| PublicKey::from_file(p))?
-            .ok_or_else(|| Error::Config(format!("{which}: set alipay_public_key or alipay_public_key_file")))
+        load(
+            which,
+            self.alipay_public_key.as_deref(),
+            self.alipay_public_key_file.as_deref(),
+            PublicKey::parse,
+            |p| PublicKey::from_file(p),
+        )?
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{which}: set alipay_public_key or alipay_public_key_file"
+            ))
+        })
     }
 
     /// Loads the app's own public key, if configured.
@@ -145,10 +173,14 @@ impl AlipayConfig {
 
     /// Builds a client.
     pub fn client(&self) -> Result<Client, Error> {
-        let mut builder = Client::builder(&self.app_id, self.app_private_key()?, self.alipay_public_key()?)
-            .sign_type(self.sign_type()?)
-            .gateway(self.gateway()?)
-            .timeout(Duration::from_secs(self.timeout_secs.unwrap_or(15)));
+        let mut builder = Client::builder(
+            &self.app_id,
+            self.app_private_key()?,
+            self.alipay_public_key()?,
+        )
+        .sign_type(self.sign_type()?)
+        .gateway(self.gateway()?)
+        .timeout(Duration::from_secs(self.timeout_secs.unwrap_or(15)));
         if let Some(url) = &self.notify_url {
             builder = builder.notify_url(url);
         }
@@ -167,7 +199,11 @@ fn load<K>(
     read: fn(&Path) -> Result<K, crate::KeyError>,
 ) -> Result<Option<K>, Error> {
     let key = match (inline, file) {
-        (Some(_), Some(_)) => return Err(Error::Config(format!("{which}: set the key inline or as a file, not both"))),
+        (Some(_), Some(_)) => {
+            return Err(Error::Config(format!(
+                "{which}: set the key inline or as a file, not both"
+            )));
+        }
         (Some(text), None) => parse(text),
         (None, Some(path)) => read(path),
         (None, None) => return Ok(None),

@@ -28,6 +28,7 @@
 //! * [`time`]: Beijing time, whatever the server's zone.
 
 pub mod api;
+pub mod cert;
 mod client;
 pub mod config;
 pub mod content;

@@ -13,7 +13,11 @@ use alipay::{Money, PrivateKey, PublicKey, SignType, WebPay};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "alipay", version, about = "Alipay keys, signatures and pay links")]
+#[command(
+    name = "alipay",
+    version,
+    about = "Alipay keys, signatures and pay links"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -181,7 +185,11 @@ fn load_key<K>(
     read: impl Fn(&Path) -> Result<K, alipay::KeyError>,
 ) -> Result<K, Failure> {
     let path = Path::new(arg);
-    let result = if path.is_file() { read(path) } else { parse(arg) };
+    let result = if path.is_file() {
+        read(path)
+    } else {
+        parse(arg)
+    };
     result.map_err(|e| {
         let hint = if !path.is_file() && arg.len() < 100 && !arg.contains("BEGIN") {
             format!(" (no file named {arg:?} either)")
@@ -193,11 +201,15 @@ fn load_key<K>(
 }
 
 fn private_key(arg: &str) -> Result<PrivateKey, Failure> {
-    load_key("private key", arg, PrivateKey::parse, |p| PrivateKey::from_file(p))
+    load_key("private key", arg, PrivateKey::parse, |p| {
+        PrivateKey::from_file(p)
+    })
 }
 
 fn public_key(arg: &str) -> Result<PublicKey, Failure> {
-    load_key("public key", arg, PublicKey::parse, |p| PublicKey::from_file(p))
+    load_key("public key", arg, PublicKey::parse, |p| {
+        PublicKey::from_file(p)
+    })
 }
 
 fn stdin() -> Result<String, Failure> {
@@ -218,7 +230,8 @@ fn keygen(out: &Path, force: bool) -> Result<(), Failure> {
         ("app_public_key.pem", public.to_pem(), false),
         ("app_public_key.txt", public.to_base64() + "\n", false),
     ];
-    std::fs::create_dir_all(out).map_err(|e| fail(format!("cannot create {}: {e}", out.display())))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| fail(format!("cannot create {}: {e}", out.display())))?;
     if !force {
         if let Some((name, _, _)) = files.iter().find(|(name, _, _)| out.join(name).exists()) {
             return Err(fail(format!(
@@ -233,14 +246,20 @@ fn keygen(out: &Path, force: bool) -> Result<(), Failure> {
     println!("Wrote an RSA-2048 app key pair to {}:", out.display());
     println!("  app_private_key.pem        private key, PKCS#8 (Java, this SDK); keep it secret");
     println!("  app_private_key_pkcs1.pem  the same key as PKCS#1 (Node alipay-sdk, PHP)");
-    println!("  app_private_key.txt        the same key as one base64 line (Alipay key tool format)");
+    println!(
+        "  app_private_key.txt        the same key as one base64 line (Alipay key tool format)"
+    );
     println!("  app_public_key.pem         app public key");
     println!("  app_public_key.txt         app public key as one line");
     println!();
-    println!("Paste this app public key (应用公钥) into the Alipay console (开发设置 → 接口加签方式 → 公钥):");
+    println!(
+        "Paste this app public key (应用公钥) into the Alipay console (开发设置 → 接口加签方式 → 公钥):"
+    );
     println!("{}", public.to_base64());
     println!();
-    println!("Then copy the Alipay public key (支付宝公钥) the console shows into your configuration.");
+    println!(
+        "Then copy the Alipay public key (支付宝公钥) the console shows into your configuration."
+    );
     Ok(())
 }
 
@@ -257,13 +276,15 @@ fn write_file(path: &Path, text: &str, secret: bool) -> Result<(), Failure> {
     let mut file = options
         .open(path)
         .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| fail(format!("cannot write {}: {e}", path.display())))
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Reads a JSON object of parameters; non-string values (a `biz_content` object, numbers) are
 /// written as compact JSON text in their given key order.
 fn read_params(input: &str) -> Result<Params, Failure> {
-    let value: serde_json::Value = serde_json::from_str(input).map_err(|e| fail(format!("stdin is not JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(input).map_err(|e| fail(format!("stdin is not JSON: {e}")))?;
     let object = value
         .as_object()
         .ok_or_else(|| fail("stdin must be a JSON object of parameters"))?;
@@ -296,14 +317,26 @@ fn sign(key: &str, sign_type: SignType, rule: Rule) -> Result<(), Failure> {
     Ok(())
 }
 
-fn verify(key: &str, kind: Kind, sign_type: SignType, method: Option<String>) -> Result<(), Failure> {
+fn verify(
+    key: &str,
+    kind: Kind,
+    sign_type: SignType,
+    method: Option<String>,
+) -> Result<(), Failure> {
     let key = public_key(key)?;
     let input = stdin()?;
-    let rejected = |reason: String| Failure { code: 1, message: reason };
+    let rejected = |reason: String| Failure {
+        code: 1,
+        message: reason,
+    };
     let verified: serde_json::Value = match kind {
         Kind::Notify => {
-            let notification = alipay::notify::verify_notification(input.trim_end_matches(['\r', '\n']).as_bytes(), &key, sign_type)
-                .map_err(|e| rejected(format!("notification rejected: {e}")))?;
+            let notification = alipay::notify::verify_notification(
+                input.trim_end_matches(['\r', '\n']).as_bytes(),
+                &key,
+                sign_type,
+            )
+            .map_err(|e| rejected(format!("notification rejected: {e}")))?;
             serde_json::to_value(&notification.params).map_err(|e| fail(e.to_string()))?
         }
         Kind::Return => {
@@ -315,17 +348,27 @@ fn verify(key: &str, kind: Kind, sign_type: SignType, method: Option<String>) ->
             let body = input.trim();
             let method = match method {
                 Some(method) => method,
-                None => method_of(body).ok_or_else(|| rejected("response rejected: no *_response node".into()))?,
+                None => method_of(body)
+                    .ok_or_else(|| rejected("response rejected: no *_response node".into()))?,
             };
-            let envelope = alipay::response::envelope(body, &method).map_err(|e| rejected(format!("response rejected: {e}")))?;
+            let envelope = alipay::response::envelope(body, &method)
+                .map_err(|e| rejected(format!("response rejected: {e}")))?;
             if envelope.is_error_response {
-                return Err(rejected(format!("response rejected: the gateway answered with error_response {}", envelope.node)));
+                return Err(rejected(format!(
+                    "response rejected: the gateway answered with error_response {}",
+                    envelope.node
+                )));
             }
-            alipay::response::verify_node(&envelope, &key, sign_type).map_err(|e| rejected(format!("response rejected: {e}")))?;
-            serde_json::from_str(envelope.node).map_err(|e| rejected(format!("response rejected: {e}")))?
+            alipay::response::verify_node(&envelope, &key, sign_type)
+                .map_err(|e| rejected(format!("response rejected: {e}")))?;
+            serde_json::from_str(envelope.node)
+                .map_err(|e| rejected(format!("response rejected: {e}")))?
         }
     };
-    println!("{}", serde_json::to_string_pretty(&verified).map_err(|e| fail(e.to_string()))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&verified).map_err(|e| fail(e.to_string()))?
+    );
     Ok(())
 }
 
