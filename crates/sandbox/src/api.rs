@@ -1,0 +1,483 @@
+//! The test-control API under `/api/`: ours, not Alipay's. Tests and the dashboard use it to
+//! register apps, pay or abandon trades without a browser, expire them, inspect every
+//! notification attempt, redeliver, inject faults and reset.
+//!
+//! Bodies are JSON; refusals are `{"error": "<code>", "message": "<text>"}` with a 4xx status
+//! (see [`SandboxError`]).
+
+use std::sync::Arc;
+
+use alipay::SignType;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::Shared;
+use crate::apps::{App, AppView};
+use crate::config::AppConfig;
+use crate::error::SandboxError;
+use crate::faults::{Fault, FaultRequest};
+use crate::store::{self, DeliveryRow, NotificationRow, StoredTrade, TradeKey};
+use crate::trades::{Refund, Trade};
+
+/// The routes of the test-control API (relative: `/api/...`).
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/alipay-public-key", get(alipay_public_key))
+        .route("/api/apps", get(list_apps).post(register_app))
+        .route("/api/buyers", get(list_buyers))
+        .route("/api/trades", get(list_trades))
+        .route("/api/trades/{out_trade_no}", get(show_trade))
+        .route("/api/trades/{out_trade_no}/pay", post(pay_trade))
+        .route("/api/trades/{out_trade_no}/cancel", post(abandon_trade))
+        .route("/api/trades/{out_trade_no}/expire", post(expire_trade))
+        .route("/api/notifications", get(list_deliveries))
+        .route("/api/notifications/queue", get(list_notifications))
+        .route("/api/notifications/{id}/deliver", post(redeliver))
+        .route(
+            "/api/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/api/reset", post(reset))
+}
+
+type ApiResult<T> = Result<T, SandboxError>;
+
+/// Parses an optional JSON body: empty means "all defaults".
+fn json_body<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| SandboxError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+async fn alipay_public_key(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        shared.key.public_key().to_pem(),
+    )
+        .into_response()
+}
+
+async fn list_apps(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Vec<AppView>>> {
+    let mut conn = shared.store.conn().await?;
+    let apps = store::apps(&mut conn).await?;
+    Ok(Json(apps.iter().map(App::view).collect()))
+}
+
+/// `POST /api/apps` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterApp {
+    app_id: String,
+    public_key: String,
+    sign_type: Option<String>,
+    name: Option<String>,
+    seller_id: Option<String>,
+}
+
+async fn register_app(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<AppView>)> {
+    let request: RegisterApp = json_body(&body)?;
+    let mut config = AppConfig::parse(request.app_id, &request.public_key)?;
+    if let Some(sign_type) = request.sign_type {
+        config.sign_type = sign_type
+            .parse::<SignType>()
+            .map_err(|e| SandboxError::BadRequest(e.to_string()))?;
+    }
+    config.name = request.name;
+    config.seller_id = request.seller_id;
+    let app = shared.register_app(config, false).await?;
+    Ok((StatusCode::CREATED, Json(app.view())))
+}
+
+#[derive(Serialize)]
+struct BuyerView {
+    logon_id: String,
+    user_id: String,
+    balance: String,
+}
+
+async fn list_buyers(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Vec<BuyerView>>> {
+    let mut conn = shared.store.conn().await?;
+    let buyers = store::buyers(&mut conn).await?;
+    buyers
+        .into_iter()
+        .map(|b| {
+            Ok(BuyerView {
+                balance: b.balance()?.to_string(),
+                logon_id: b.logon_id,
+                user_id: b.user_id,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()
+        .map(Json)
+}
+
+/// A trade in the test-control API.
+#[derive(Debug, Serialize)]
+pub(crate) struct TradeView {
+    app_id: String,
+    out_trade_no: String,
+    trade_no: String,
+    method: &'static str,
+    /// What Alipay's APIs report; `null` while a precreated trade is unscanned.
+    trade_status: Option<&'static str>,
+    /// The sandbox's state, `CREATED` included.
+    state: &'static str,
+    total_amount: String,
+    subject: String,
+    body: Option<String>,
+    passback_params: Option<String>,
+    buyer_logon_id: Option<String>,
+    buyer_user_id: Option<String>,
+    notify_url: Option<String>,
+    return_url: Option<String>,
+    gmt_create: String,
+    gmt_payment: Option<String>,
+    gmt_close: Option<String>,
+    close_reason: Option<&'static str>,
+    expires_at: String,
+    refund_fee: String,
+    warning: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refunds: Option<Vec<RefundView>>,
+}
+
+#[derive(Debug, Serialize)]
+struct RefundView {
+    out_request_no: String,
+    refund_amount: String,
+    refund_reason: Option<String>,
+    gmt_refund: String,
+}
+
+impl TradeView {
+    pub(crate) fn new(trade: &Trade, refunds: Option<&[Refund]>) -> TradeView {
+        TradeView {
+            app_id: trade.app_id.clone(),
+            out_trade_no: trade.out_trade_no.clone(),
+            trade_no: trade.trade_no.clone(),
+            method: trade.origin.method(),
+            trade_status: trade.state.wire(),
+            state: trade.state.as_str(),
+            total_amount: trade.total_amount.to_string(),
+            subject: trade.subject.clone(),
+            body: trade.body.clone(),
+            passback_params: trade.passback_params.clone(),
+            buyer_logon_id: trade.payer.as_ref().map(|p| p.logon_id.clone()),
+            buyer_user_id: trade.payer.as_ref().map(|p| p.user_id.clone()),
+            notify_url: trade.notify_url.clone(),
+            return_url: trade.return_url.clone(),
+            gmt_create: alipay::time::format(trade.gmt_create),
+            gmt_payment: trade.gmt_payment.map(alipay::time::format),
+            gmt_close: trade.gmt_close.map(alipay::time::format),
+            close_reason: trade.close_reason.map(|r| r.as_str()),
+            expires_at: alipay::time::format(trade.expires_at),
+            refund_fee: trade.refund_fee.to_string(),
+            warning: trade.warning.clone(),
+            refunds: refunds.map(|refunds| {
+                refunds
+                    .iter()
+                    .map(|r| RefundView {
+                        out_request_no: r.out_request_no.clone(),
+                        refund_amount: r.amount.to_string(),
+                        refund_reason: r.reason.clone(),
+                        gmt_refund: crate::messages::format_millis(r.gmt_refund),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// `?app_id=` narrows an `out_trade_no` to one app when several use it.
+#[derive(Debug, Default, Deserialize)]
+struct AppFilter {
+    app_id: Option<String>,
+}
+
+/// The newest trade with this `out_trade_no` (of `app_id`, when given).
+async fn find_trade(
+    shared: &Shared,
+    out_trade_no: &str,
+    app_id: Option<&str>,
+) -> ApiResult<StoredTrade> {
+    let mut conn = shared.store.conn().await?;
+    let found = match app_id {
+        Some(app_id) => {
+            store::trade(
+                &mut conn,
+                TradeKey::OutTradeNo {
+                    app_id,
+                    out_trade_no,
+                },
+            )
+            .await?
+        }
+        None => store::trades_by_out_trade_no(&mut conn, out_trade_no)
+            .await?
+            .into_iter()
+            .next(),
+    };
+    found.ok_or_else(|| {
+        SandboxError::NotFound(format!(
+            "no trade {out_trade_no}: a page-pay trade exists once its pay link has been opened \
+             (GET the gateway URL), a precreated one once alipay.trade.precreate was called"
+        ))
+    })
+}
+
+async fn list_trades(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Vec<TradeView>>> {
+    let mut conn = shared.store.conn().await?;
+    let trades = store::trades(&mut conn, 1000).await?;
+    Ok(Json(
+        trades
+            .iter()
+            .map(|stored| TradeView::new(&stored.trade, None))
+            .collect(),
+    ))
+}
+
+async fn show_trade(
+    State(shared): State<Arc<Shared>>,
+    Path(out_trade_no): Path<String>,
+    Query(filter): Query<AppFilter>,
+) -> ApiResult<Json<TradeView>> {
+    let found = find_trade(&shared, &out_trade_no, filter.app_id.as_deref()).await?;
+    // Through the use case, so an expired trade shows as closed.
+    let (_, trade) = shared.trade(TradeKey::Id(found.id)).await?;
+    let mut conn = shared.store.conn().await?;
+    let refunds = store::refunds(&mut conn, found.id).await?;
+    Ok(Json(TradeView::new(&trade, Some(&refunds))))
+}
+
+/// `POST /api/trades/{out_trade_no}/pay` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayRequest {
+    buyer: Option<String>,
+    app_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PayResponse {
+    trade: TradeView,
+    /// Where the cashier would send the browser (signed return parameters), if anywhere.
+    return_url: Option<String>,
+}
+
+async fn pay_trade(
+    State(shared): State<Arc<Shared>>,
+    Path(out_trade_no): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<PayResponse>> {
+    let request: PayRequest = json_body(&body)?;
+    let found = find_trade(&shared, &out_trade_no, request.app_id.as_deref()).await?;
+    let buyer = match request.buyer {
+        Some(buyer) => buyer,
+        None => shared
+            .config
+            .buyers
+            .first()
+            .map(|b| b.logon_id.clone())
+            .ok_or_else(|| SandboxError::BadRequest("no sandbox buyer is configured".into()))?,
+    };
+    let (app, trade) = shared.pay(TradeKey::Id(found.id), &buyer, None).await?;
+    Ok(Json(PayResponse {
+        return_url: crate::cashier::return_location(&shared, &app, &trade),
+        trade: TradeView::new(&trade, None),
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct AbandonResponse {
+    trade: TradeView,
+    /// Where the cashier's "back to the merchant" link goes.
+    back_url: Option<String>,
+}
+
+/// The buyer presses Cancel: nothing changes at Alipay (see [`crate::cashier`]).
+async fn abandon_trade(
+    State(shared): State<Arc<Shared>>,
+    Path(out_trade_no): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<AbandonResponse>> {
+    let filter: AppFilter = json_body(&body)?;
+    let found = find_trade(&shared, &out_trade_no, filter.app_id.as_deref()).await?;
+    let (_, trade) = shared.trade(TradeKey::Id(found.id)).await?;
+    Ok(Json(AbandonResponse {
+        back_url: crate::cashier::merchant_link(&trade),
+        trade: TradeView::new(&trade, None),
+    }))
+}
+
+async fn expire_trade(
+    State(shared): State<Arc<Shared>>,
+    Path(out_trade_no): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<TradeView>> {
+    let filter: AppFilter = json_body(&body)?;
+    let found = find_trade(&shared, &out_trade_no, filter.app_id.as_deref()).await?;
+    let trade = shared.expire(TradeKey::Id(found.id)).await?;
+    Ok(Json(TradeView::new(&trade, None)))
+}
+
+/// One delivery attempt in `GET /api/notifications`.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeliveryView {
+    id: i64,
+    notification_id: i64,
+    notify_id: String,
+    app_id: String,
+    out_trade_no: String,
+    trade_status: String,
+    notify_url: String,
+    /// 1..=8 on the schedule, 0 for a manual redelivery.
+    attempt: i64,
+    /// The exact form body sent.
+    body: String,
+    /// The HTTP status received (`null`: no answer, see `error`).
+    status: Option<i64>,
+    /// The body received.
+    response: Option<String>,
+    error: Option<String>,
+    fault: Option<String>,
+    acknowledged: bool,
+    attempted_at: String,
+}
+
+impl DeliveryView {
+    pub(crate) fn new(row: DeliveryRow) -> ApiResult<DeliveryView> {
+        Ok(DeliveryView {
+            attempted_at: crate::messages::format_millis(store::from_ms(row.attempted_ms)?),
+            id: row.id,
+            notification_id: row.notification_id,
+            notify_id: row.notify_id,
+            app_id: row.app_id,
+            out_trade_no: row.out_trade_no,
+            trade_status: row.trade_status,
+            notify_url: row.notify_url,
+            attempt: row.attempt,
+            body: row.body,
+            status: row.status,
+            response: row.response,
+            error: row.error,
+            fault: row.fault,
+            acknowledged: row.acknowledged,
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TradeFilter {
+    out_trade_no: Option<String>,
+}
+
+async fn list_deliveries(
+    State(shared): State<Arc<Shared>>,
+    Query(filter): Query<TradeFilter>,
+) -> ApiResult<Json<Vec<DeliveryView>>> {
+    let mut conn = shared.store.conn().await?;
+    let rows = store::deliveries(&mut conn, filter.out_trade_no.as_deref(), 10_000).await?;
+    rows.into_iter()
+        .map(DeliveryView::new)
+        .collect::<ApiResult<Vec<_>>>()
+        .map(Json)
+}
+
+#[derive(Debug, Serialize)]
+struct NotificationView {
+    id: i64,
+    notify_id: String,
+    app_id: String,
+    out_trade_no: String,
+    trade_status: String,
+    notify_url: String,
+    /// `pending`, `acknowledged` or `exhausted`.
+    state: String,
+    attempts: i64,
+    next_attempt_at: Option<String>,
+    created_at: String,
+}
+
+impl NotificationView {
+    fn new(row: NotificationRow) -> ApiResult<NotificationView> {
+        Ok(NotificationView {
+            next_attempt_at: row
+                .next_attempt_ms
+                .map(|ms| store::from_ms(ms).map(crate::messages::format_millis))
+                .transpose()?,
+            created_at: crate::messages::format_millis(store::from_ms(row.created_ms)?),
+            id: row.id,
+            notify_id: row.notify_id,
+            app_id: row.app_id,
+            out_trade_no: row.out_trade_no,
+            trade_status: row.trade_status,
+            notify_url: row.notify_url,
+            state: row.state,
+            attempts: row.attempts,
+        })
+    }
+}
+
+async fn list_notifications(
+    State(shared): State<Arc<Shared>>,
+    Query(filter): Query<TradeFilter>,
+) -> ApiResult<Json<Vec<NotificationView>>> {
+    let mut conn = shared.store.conn().await?;
+    let rows = store::notifications(&mut conn, filter.out_trade_no.as_deref()).await?;
+    rows.into_iter()
+        .map(NotificationView::new)
+        .collect::<ApiResult<Vec<_>>>()
+        .map(Json)
+}
+
+async fn redeliver(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryView>> {
+    let row = crate::notify::deliver_now(&shared, &id).await?;
+    Ok(Json(DeliveryView::new(row)?))
+}
+
+async fn list_faults(State(shared): State<Arc<Shared>>) -> Json<Vec<Fault>> {
+    Json(shared.faults.list())
+}
+
+async fn add_fault(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Fault>)> {
+    let request: FaultRequest = serde_json::from_slice(&body)
+        .map_err(|e| SandboxError::BadRequest(format!("invalid fault: {e}")))?;
+    Ok((StatusCode::CREATED, Json(shared.faults.add(request)?)))
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ResetOptions {
+    /// Also forget apps registered through the API (configured ones stay).
+    #[serde(default)]
+    apps: bool,
+}
+
+async fn reset(
+    State(shared): State<Arc<Shared>>,
+    Query(options): Query<ResetOptions>,
+) -> ApiResult<StatusCode> {
+    shared.reset(options.apps).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

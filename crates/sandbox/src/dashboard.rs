@@ -1,0 +1,52 @@
+//! `GET /`: a small HTML page listing apps, trades and notification deliveries, for people
+//! watching a test run or a demo. Links are relative, so it works under any prefix.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use minijinja::context;
+
+use crate::Shared;
+use crate::api::{DeliveryView, TradeView};
+use crate::apps::App;
+use crate::error::SandboxError;
+use crate::store;
+
+/// How many trades and deliveries the page shows.
+const LATEST: usize = 100;
+
+/// `GET /`.
+pub(crate) async fn dashboard(State(shared): State<Arc<Shared>>) -> Result<Response, SandboxError> {
+    let mut conn = shared.store.conn().await?;
+    let apps: Vec<_> = store::apps(&mut conn)
+        .await?
+        .iter()
+        .map(App::view)
+        .collect();
+    let trades: Vec<TradeView> = store::trades(&mut conn, LATEST as i64)
+        .await?
+        .iter()
+        .map(|stored| TradeView::new(&stored.trade, None))
+        .collect();
+    let rows = store::deliveries(&mut conn, None, i64::MAX).await?;
+    drop(conn);
+    let deliveries = rows
+        .into_iter()
+        .rev()
+        .take(LATEST)
+        .map(DeliveryView::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::cashier::render(
+        &shared,
+        "dashboard.html",
+        context! {
+            gateway => "gateway.do",
+            fingerprint => shared.key.public_key().fingerprint(),
+            faults => shared.faults.list(),
+            apps,
+            trades,
+            deliveries,
+        },
+    ))
+}
