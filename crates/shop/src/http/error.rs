@@ -1,0 +1,167 @@
+//! Errors at the HTTP edge: one enum, one mapping to status + `{"error":{"code","message"}}`.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::checkout::CheckoutError;
+use crate::payments::PaymentError;
+use crate::store::StoreError;
+
+/// Everything a handler can answer with instead of success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with a specific code.
+    #[error("{message}")]
+    Invalid {
+        /// Machine-readable code.
+        code: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// 401.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 404.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409 with a specific code.
+    #[error("{message}")]
+    Conflict {
+        /// Machine-readable code.
+        code: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// 429.
+    #[error("too many requests; try again later")]
+    RateLimited,
+    /// 502: Alipay did not answer usefully.
+    #[error("the payment service is unavailable; try again")]
+    Upstream(String),
+    /// 500: logged with its cause, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with `code`.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Invalid { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "payment_service_unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+/// The error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `price_mismatch`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
+            ApiError::Upstream(cause) => tracing::warn!(%cause, "upstream error"),
+            _ => {}
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: self.to_string(),
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(error: CheckoutError) -> ApiError {
+        let code = match error {
+            CheckoutError::Empty => "empty_order",
+            CheckoutError::TooMany(_) => "too_many_courses",
+            CheckoutError::Duplicate(_) => "duplicate_course",
+            CheckoutError::UnknownCourse(_) => "unknown_course",
+            CheckoutError::AlreadyOwned(_) => "already_owned",
+            CheckoutError::PriceMismatch { .. } => "price_mismatch",
+            CheckoutError::AmountOutOfRange(_) => "amount_out_of_range",
+            CheckoutError::Subject => "invalid_subject",
+        };
+        ApiError::invalid(code, error.to_string())
+    }
+}
+
+impl From<PaymentError> for ApiError {
+    fn from(error: PaymentError) -> ApiError {
+        match error {
+            PaymentError::OrderNotFound => ApiError::NotFound("order"),
+            PaymentError::Checkout(e) => e.into(),
+            PaymentError::WrongStatus(status) => ApiError::Conflict {
+                code: "invalid_order_status",
+                message: format!("the order is {status}"),
+            },
+            PaymentError::IdempotencyMismatch => ApiError::Conflict {
+                code: "idempotency_key_reused",
+                message: error.to_string(),
+            },
+            PaymentError::RefundTooLarge { .. } => {
+                ApiError::invalid("refund_too_large", error.to_string())
+            }
+            PaymentError::Store(e) => e.into(),
+            PaymentError::Alipay(e @ alipay::Error::InvalidRequest(_)) => {
+                ApiError::Internal(e.to_string())
+            }
+            PaymentError::Alipay(e) => ApiError::Upstream(e.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        ApiError::invalid("invalid_request", rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> ApiError {
+        ApiError::invalid("invalid_request", rejection.body_text())
+    }
+}

@@ -1,0 +1,172 @@
+//! The catalog.
+
+use sqlx::Row;
+
+use super::{Db, StoreError};
+use crate::domain::Money;
+use crate::domain::checkout::Course;
+
+/// A course with everything the catalog pages show.
+#[derive(Clone, Debug)]
+pub struct CourseRow {
+    /// Pricing view.
+    pub course: Course,
+    /// Long description.
+    pub description: String,
+    /// Who teaches it.
+    pub teacher: String,
+    /// Number of lessons.
+    pub lessons: i64,
+    /// Level (入门, 进阶 ...).
+    pub level: String,
+}
+
+const COLUMNS: &str = "id, name, description, teacher, lessons, level, price_fen, on_sale";
+
+fn row(row: &sqlx::any::AnyRow) -> Result<CourseRow, StoreError> {
+    let price: i64 = row.try_get("price_fen")?;
+    let on_sale: i64 = row.try_get("on_sale")?;
+    Ok(CourseRow {
+        course: Course {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            price: Money::try_from_fen(price).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            on_sale: on_sale != 0,
+        },
+        description: row.try_get("description")?,
+        teacher: row.try_get("teacher")?,
+        lessons: row.try_get("lessons")?,
+        level: row.try_get("level")?,
+    })
+}
+
+/// Courses on sale, by id.
+pub async fn list(db: &Db) -> Result<Vec<CourseRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM courses WHERE on_sale = 1 ORDER BY id"
+    ))
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(row).collect()
+}
+
+/// One course (on sale or not).
+pub async fn get(db: &Db, id: i64) -> Result<Option<CourseRow>, StoreError> {
+    let found = sqlx::query(&format!("SELECT {COLUMNS} FROM courses WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    found.as_ref().map(row).transpose()
+}
+
+/// The courses among `ids` that exist.
+pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Course>, StoreError> {
+    // The catalog is small; filtering in memory keeps the SQL portable (no array binds).
+    Ok(list_all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.course)
+        .filter(|c| ids.contains(&c.id))
+        .collect())
+}
+
+async fn list_all(db: &Db) -> Result<Vec<CourseRow>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM courses ORDER BY id"))
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(row).collect()
+}
+
+/// Fills an empty catalog with the demo courses.
+pub async fn seed_demo(db: &Db) -> Result<(), StoreError> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM courses")
+        .fetch_one(db.reader())
+        .await?;
+    if count > 0 {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for (id, name, description, teacher, lessons, level, price_fen) in DEMO_COURSES {
+        sqlx::query(
+            "INSERT INTO courses (id, name, description, teacher, lessons, level, price_fen, on_sale) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
+        )
+        .bind(*id)
+        .bind(*name)
+        .bind(*description)
+        .bind(*teacher)
+        .bind(*lessons)
+        .bind(*level)
+        .bind(*price_fen)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+type DemoCourse = (
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    &'static str,
+    i64,
+);
+
+const DEMO_COURSES: &[DemoCourse] = &[
+    (
+        1,
+        "Python 全栈开发实战",
+        "从语法到 Django 项目上线：数据库、REST API、部署与测试，一门课走完 Web 开发全流程。",
+        "李老师",
+        86,
+        "入门到进阶",
+        13_800,
+    ),
+    (
+        2,
+        "Rust 系统编程",
+        "所有权、生命周期、并发与异步：用 Rust 写出快速又可靠的服务端程序。",
+        "王老师",
+        64,
+        "进阶",
+        19_900,
+    ),
+    (
+        3,
+        "Vue 3 前端工程化",
+        "组件设计、状态管理、路由与构建优化，配合真实电商项目练习。",
+        "陈老师",
+        52,
+        "入门",
+        9_900,
+    ),
+    (
+        4,
+        "数据结构与算法精讲",
+        "数组、树、图、动态规划，配套 300 道练习题与面试真题讲解。",
+        "赵老师",
+        120,
+        "全阶段",
+        16_800,
+    ),
+    (
+        5,
+        "Linux 与云原生运维",
+        "Shell、systemd、容器、Kubernetes 与监控告警，从单机到集群。",
+        "刘老师",
+        72,
+        "进阶",
+        12_800,
+    ),
+    (
+        6,
+        "支付系统设计",
+        "订单、支付回调、对账、退款与幂等：设计一个不丢钱的支付系统。",
+        "周老师",
+        40,
+        "高级",
+        29_900,
+    ),
+];

@@ -1,0 +1,210 @@
+//! All SQL lives here, written once in the dialect SQLite and PostgreSQL share (`$N` parameters,
+//! `RETURNING`, `ON CONFLICT DO NOTHING`, 64-bit integers for money and times) and run through
+//! sqlx's `Any` driver, so one code path serves both databases.
+//!
+//! SQLite allows one writer at a time. Rather than let concurrent transactions race for the lock
+//! (and fail with `SQLITE_BUSY` on upgrade), SQLite writes go through a pool of one connection, so
+//! they queue in-process; reads use their own pool (WAL mode lets them run beside the writer).
+//! PostgreSQL uses one pool for both, and row locks (`FOR UPDATE`, `SKIP LOCKED`) where the
+//! dialects differ. Several shop instances therefore need PostgreSQL.
+
+pub mod courses;
+pub mod events;
+pub mod idempotency;
+pub mod jobs;
+pub mod notifications;
+pub mod orders;
+pub mod refunds;
+pub mod users;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+/// Which database is behind the pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (the default).
+    Sqlite,
+    /// PostgreSQL (or a compatible database).
+    Postgres,
+}
+
+/// A database failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated (the caller decides what that means).
+    #[error("conflict on {0}")]
+    Conflict(String),
+    /// Anything else.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored value could not be understood.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Maps unique-constraint violations to [`StoreError::Conflict`].
+    pub fn from_sqlx(error: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &error {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.message().to_owned());
+            }
+        }
+        StoreError::Database(error)
+    }
+}
+
+/// A write transaction.
+pub type Tx = Transaction<'static, Any>;
+
+/// The shop's database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Corrupt(format!(
+                "unsupported database URL scheme in {:?}: use sqlite:// or postgres://",
+                crate::config::redact_url(url)
+            )));
+        };
+        let options: AnyConnectOptions = url.parse()?;
+        let db = match backend {
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(32)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Db {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                }
+            }
+            Backend::Sqlite => {
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(sqlite_pragmas)
+                    .connect_with(options.clone())
+                    .await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(sqlite_pragmas)
+                    .connect_with(options)
+                    .await?;
+                Db {
+                    read,
+                    write,
+                    backend,
+                }
+            }
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &MIGRATE_SQLITE,
+            Backend::Postgres => &MIGRATE_POSTGRES,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("migration failed: {e}")))
+    }
+
+    /// Which database this is.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads.
+    #[must_use]
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// `FOR UPDATE` where the database has row locks (SQLite's single writer already serialises).
+    #[must_use]
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes the pools.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+type ConnectFuture<'c> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+
+/// WAL (readers beside the writer), `synchronous = NORMAL` (durable at checkpoints, safe with
+/// WAL), foreign keys on, and a generous busy timeout for the rare cross-process lock.
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> ConnectFuture<'_> {
+    Box::pin(async move {
+        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+            .await?;
+        Ok(())
+    })
+}
+
+/// Now, as stored: Unix milliseconds.
+#[must_use]
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Stored milliseconds as a time.
+#[must_use]
+pub fn from_ms(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A time as stored.
+#[must_use]
+pub fn to_ms(at: time::OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}

@@ -1,0 +1,58 @@
+//! Every notification as it arrived, with the verdict it got.
+
+use sqlx::Row;
+
+use super::{Db, StoreError, Tx, now_ms};
+
+/// What the shop made of a notification.
+#[derive(Clone, Debug)]
+pub struct Received<'a> {
+    /// The raw body, exactly as received (lossily decoded if it was not UTF-8).
+    pub body: &'a str,
+    /// `accepted`, `duplicate`, `bad_signature`, `malformed`, `wrong_app`, `wrong_seller`,
+    /// `unknown_order`, `amount_mismatch`, `ignored`, `error`.
+    pub verdict: &'a str,
+    /// Its `notify_id`, when it had one.
+    pub notify_id: Option<&'a str>,
+    /// Its `out_trade_no`, when it had one.
+    pub out_trade_no: Option<&'a str>,
+    /// Its `trade_status`, when it had one.
+    pub trade_status: Option<&'a str>,
+    /// Why.
+    pub detail: &'a str,
+}
+
+/// Keeps a notification inside the transaction that acted on it.
+pub async fn record(tx: &mut Tx, received: &Received<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO notifications (received_at, body, verdict, notify_id, out_trade_no, trade_status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(now_ms())
+    .bind(received.body)
+    .bind(received.verdict)
+    .bind(received.notify_id)
+    .bind(received.out_trade_no)
+    .bind(received.trade_status)
+    .bind(received.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Keeps a notification on its own (for those that change nothing).
+pub async fn record_alone(db: &Db, received: &Received<'_>) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    record(&mut tx, received).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Notifications per verdict, for metrics and tests.
+pub async fn count_by_verdict(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = sqlx::query("SELECT verdict, COUNT(*) AS n FROM notifications GROUP BY verdict")
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("verdict")?, row.try_get("n")?)))
+        .collect()
+}

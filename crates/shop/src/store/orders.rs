@@ -1,0 +1,367 @@
+//! Orders, their lines, and enrolments (fulfilment).
+
+use std::collections::HashSet;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Db, StoreError, Tx, now_ms};
+use crate::domain::checkout::Priced;
+use crate::domain::{Money, OrderStatus};
+
+/// A stored order.
+#[derive(Clone, Debug)]
+pub struct Order {
+    /// Row id.
+    pub id: i64,
+    /// The number Alipay knows it by.
+    pub out_trade_no: String,
+    /// The buyer.
+    pub user_id: i64,
+    /// What the cashier shows.
+    pub subject: String,
+    /// The amount due.
+    pub total: Money,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// Alipay's trade number, once paid.
+    pub trade_no: Option<String>,
+    /// When Alipay took the money (ms).
+    pub paid_at: Option<i64>,
+    /// Refunded so far.
+    pub refunded: Money,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Closed if unpaid by then (ms).
+    pub expires_at: i64,
+    /// When the last pay link was issued (ms); reconciliation only checks such orders.
+    pub pay_link_at: Option<i64>,
+    /// Consecutive reconciliation attempts that failed to decide (backoff).
+    pub check_attempts: i64,
+    /// The lines (empty when loaded without them).
+    pub items: Vec<Item>,
+}
+
+/// One line of an order.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// The course.
+    pub course_id: i64,
+    /// Its title when bought.
+    pub course_name: String,
+    /// List price.
+    pub price: Money,
+    /// Price paid.
+    pub real_price: Money,
+}
+
+const COLUMNS: &str = "id, out_trade_no, user_id, subject, total_fen, status, trade_no, paid_at, refunded_fen, created_at, expires_at, pay_link_at, check_attempts";
+
+fn money(row: &AnyRow, column: &str) -> Result<Money, StoreError> {
+    let fen: i64 = row.try_get(column)?;
+    Money::try_from_fen(fen).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn order(row: &AnyRow) -> Result<Order, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Order {
+        id: row.try_get("id")?,
+        out_trade_no: row.try_get("out_trade_no")?,
+        user_id: row.try_get("user_id")?,
+        subject: row.try_get("subject")?,
+        total: money(row, "total_fen")?,
+        status: status
+            .parse()
+            .map_err(|e: crate::domain::order::UnknownStatus| StoreError::Corrupt(e.to_string()))?,
+        trade_no: row.try_get("trade_no")?,
+        paid_at: row.try_get("paid_at")?,
+        refunded: money(row, "refunded_fen")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        pay_link_at: row.try_get("pay_link_at")?,
+        check_attempts: row.try_get("check_attempts")?,
+        items: Vec::new(),
+    })
+}
+
+/// Stores a new unpaid order with its lines, its pay link issued now.
+pub async fn insert(
+    tx: &mut Tx,
+    out_trade_no: &str,
+    user_id: i64,
+    priced: &Priced,
+    expires_at: i64,
+    first_check_at: i64,
+) -> Result<i64, StoreError> {
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO orders (out_trade_no, user_id, subject, total_fen, status, created_at, updated_at, expires_at, pay_link_at, next_check_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $6, $8) RETURNING id",
+    )
+    .bind(out_trade_no)
+    .bind(user_id)
+    .bind(&priced.subject)
+    .bind(priced.total.fen())
+    .bind(OrderStatus::Unpaid.as_str())
+    .bind(now)
+    .bind(expires_at)
+    .bind(first_check_at)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::from_sqlx)?;
+    for line in &priced.lines {
+        sqlx::query("INSERT INTO order_items (order_id, course_id, course_name, price_fen, real_price_fen) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(line.course_id)
+            .bind(&line.name)
+            .bind(line.price.fen())
+            .bind(line.real_price.fen())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(id)
+}
+
+async fn items(
+    executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    order_id: i64,
+) -> Result<Vec<Item>, StoreError> {
+    let rows = sqlx::query("SELECT course_id, course_name, price_fen, real_price_fen FROM order_items WHERE order_id = $1 ORDER BY course_id")
+        .bind(order_id)
+        .fetch_all(executor)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Item {
+                course_id: row.try_get("course_id")?,
+                course_name: row.try_get("course_name")?,
+                price: money(row, "price_fen")?,
+                real_price: money(row, "real_price_fen")?,
+            })
+        })
+        .collect()
+}
+
+/// An order with its lines.
+pub async fn get(db: &Db, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE out_trade_no = $1"
+    ))
+    .bind(out_trade_no)
+    .fetch_optional(db.reader())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut found = order(&row)?;
+    found.items = items(db.reader(), found.id).await?;
+    Ok(Some(found))
+}
+
+/// An order with its lines, locked for the rest of the transaction.
+pub async fn lock(tx: &mut Tx, db: &Db, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE out_trade_no = $1{}",
+        db.for_update()
+    ))
+    .bind(out_trade_no)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut found = order(&row)?;
+    found.items = items(&mut **tx, found.id).await?;
+    Ok(Some(found))
+}
+
+/// A user's orders, newest first, with their lines.
+pub async fn for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Order>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    ))
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    let mut orders = rows.iter().map(order).collect::<Result<Vec<_>, _>>()?;
+    for found in &mut orders {
+        found.items = items(db.reader(), found.id).await?;
+    }
+    Ok(orders)
+}
+
+/// Fields set together with a status change.
+#[derive(Clone, Debug, Default)]
+pub struct StatusFields {
+    /// Alipay's trade number.
+    pub trade_no: Option<String>,
+    /// Payment time (ms).
+    pub paid_at: Option<i64>,
+}
+
+/// The compare-and-set every status change goes through: moves the order from `from` to `to`
+/// only if it is still in `from`. Returns whether it moved.
+pub async fn compare_and_set_status(
+    tx: &mut Tx,
+    order_id: i64,
+    from: OrderStatus,
+    to: OrderStatus,
+    fields: &StatusFields,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE orders SET status = $1, trade_no = COALESCE($2, trade_no), paid_at = COALESCE($3, paid_at), updated_at = $4, next_check_at = NULL \
+         WHERE id = $5 AND status = $6",
+    )
+    .bind(to.as_str())
+    .bind(fields.trade_no.as_deref())
+    .bind(fields.paid_at)
+    .bind(now_ms())
+    .bind(order_id)
+    .bind(from.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Adds to the refunded total.
+pub async fn add_refunded(tx: &mut Tx, order_id: i64, amount: Money) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE orders SET refunded_fen = refunded_fen + $1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(amount.fen())
+    .bind(now_ms())
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Gives the buyer the order's courses (idempotent).
+pub async fn grant(tx: &mut Tx, order: &Order) -> Result<(), StoreError> {
+    let now = now_ms();
+    for item in &order.items {
+        sqlx::query("INSERT INTO enrollments (user_id, course_id, order_id, granted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(order.user_id)
+            .bind(item.course_id)
+            .bind(order.id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Takes back the courses this order gave.
+pub async fn revoke(tx: &mut Tx, order: &Order) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM enrollments WHERE order_id = $1")
+        .bind(order.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The ids of the courses a user owns.
+pub async fn owned_course_ids(db: &Db, user_id: i64) -> Result<HashSet<i64>, StoreError> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT course_id FROM enrollments WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(db.reader())
+        .await?;
+    Ok(ids.into_iter().collect())
+}
+
+/// A course a user owns.
+#[derive(Clone, Debug)]
+pub struct Enrollment {
+    /// The course.
+    pub course_id: i64,
+    /// Its title.
+    pub course_name: String,
+    /// The order that bought it.
+    pub out_trade_no: String,
+    /// Since when (ms).
+    pub granted_at: i64,
+}
+
+/// The courses a user owns, newest first.
+pub async fn enrollments(db: &Db, user_id: i64) -> Result<Vec<Enrollment>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT e.course_id, c.name, o.out_trade_no, e.granted_at FROM enrollments e \
+         JOIN courses c ON c.id = e.course_id JOIN orders o ON o.id = e.order_id \
+         WHERE e.user_id = $1 ORDER BY e.granted_at DESC, e.course_id",
+    )
+    .bind(user_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Enrollment {
+                course_id: row.try_get("course_id")?,
+                course_name: row.try_get("name")?,
+                out_trade_no: row.try_get("out_trade_no")?,
+                granted_at: row.try_get("granted_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Records that a fresh pay link was issued.
+pub async fn mark_pay_link(db: &Db, order_id: i64, first_check_at: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE orders SET pay_link_at = $1, next_check_at = $2, check_attempts = 0, updated_at = $1 WHERE id = $3 AND status = 'unpaid'")
+        .bind(now_ms())
+        .bind(first_check_at)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Unpaid orders with a pay link whose check is due.
+pub async fn due_for_check(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE status = 'unpaid' AND pay_link_at IS NOT NULL AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(order).collect()
+}
+
+/// Moves an order's next check later; `claim` only succeeds for the instance that saw `previous`,
+/// so two instances never check the same order at once.
+pub async fn reschedule_check(
+    db: &Db,
+    order_id: i64,
+    previous_attempts: i64,
+    next_check_at: i64,
+    attempts: i64,
+) -> Result<bool, StoreError> {
+    let mut tx = db.begin().await?;
+    let result = sqlx::query("UPDATE orders SET next_check_at = $1, check_attempts = $2 WHERE id = $3 AND check_attempts = $4 AND status = 'unpaid'")
+        .bind(next_check_at)
+        .bind(attempts)
+        .bind(order_id)
+        .bind(previous_attempts)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Unpaid orders past their deadline.
+pub async fn expired_unpaid(db: &Db, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT out_trade_no FROM orders WHERE status = 'unpaid' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+        .bind(now)
+        .bind(limit)
+        .fetch_all(db.reader())
+        .await?)
+}
+
+/// Orders per status, for metrics.
+pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("status")?, row.try_get("n")?)))
+        .collect()
+}
