@@ -50,7 +50,7 @@ type ApiResult<T> = Result<T, SandboxError>;
 
 /// Parses an optional JSON body: empty means "all defaults".
 fn json_body<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         return Ok(T::default());
     }
     serde_json::from_slice(body)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use minijinja::context;
 
@@ -17,7 +17,17 @@ use crate::store;
 const LATEST: usize = 100;
 
 /// `GET /`.
-pub(crate) async fn dashboard(State(shared): State<Arc<Shared>>) -> Result<Response, SandboxError> {
+///
+/// Nested under a prefix, axum serves this page at `/prefix` (no trailing slash), where relative
+/// links would resolve against the parent; `root` puts the prefix's last segment back in front.
+pub(crate) async fn dashboard(
+    State(shared): State<Arc<Shared>>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, SandboxError> {
+    let root = match uri.path().rsplit_once('/') {
+        Some((_, "")) | None => String::new(),
+        Some((_, last)) => format!("{last}/"),
+    };
     let mut conn = shared.store.conn().await?;
     let apps: Vec<_> = store::apps(&mut conn)
         .await?
@@ -41,7 +51,7 @@ pub(crate) async fn dashboard(State(shared): State<Arc<Shared>>) -> Result<Respo
         &shared,
         "dashboard.html",
         context! {
-            gateway => "gateway.do",
+            root,
             fingerprint => shared.key.public_key().fingerprint(),
             faults => shared.faults.list(),
             apps,

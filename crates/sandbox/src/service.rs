@@ -243,6 +243,12 @@ impl Shared {
         let mut stored = load(&mut tx, key, now, &mut queued)
             .await?
             .ok_or(TradeError::NotExist)?;
+        if let Err(error) = stored.trade.payable() {
+            // Keep a lazy expiry that happened on the way, then refuse.
+            tx.commit().await?;
+            self.after_commit(queued);
+            return Err(error.into());
+        }
         let buyer = store::buyer(&mut tx, buyer_logon_id.trim())
             .await?
             .ok_or_else(|| TradeError::UnknownBuyer(buyer_logon_id.to_owned()))?;

@@ -613,6 +613,15 @@ impl Trade {
         }
     }
 
+    /// Whether the buyer can still pay (checked before anything about the buyer).
+    pub fn payable(&self) -> Result<(), TradeError> {
+        match self.state {
+            TradeState::Created | TradeState::WaitBuyerPay => Ok(()),
+            TradeState::TradeSuccess | TradeState::TradeFinished => Err(TradeError::HasSuccess),
+            TradeState::TradeClosed => Err(TradeError::HasClose),
+        }
+    }
+
     /// The buyer pays from a balance of `balance`.
     pub fn pay(
         &mut self,
@@ -620,13 +629,7 @@ impl Trade {
         balance: Money,
         now: OffsetDateTime,
     ) -> Result<(), TradeError> {
-        match self.state {
-            TradeState::Created | TradeState::WaitBuyerPay => {}
-            TradeState::TradeSuccess | TradeState::TradeFinished => {
-                return Err(TradeError::HasSuccess);
-            }
-            TradeState::TradeClosed => return Err(TradeError::HasClose),
-        }
+        self.payable()?;
         if balance < self.total_amount {
             return Err(TradeError::InsufficientBalance {
                 balance,

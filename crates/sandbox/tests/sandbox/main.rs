@@ -1,0 +1,13 @@
+//! Integration tests: every path of the emulator driven over real HTTP on 127.0.0.1, with this
+//! workspace's `alipay::Client` as the merchant (so both sides agree on every byte).
+//!
+//! One test binary (modules below) so linking happens once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod apis;
+mod cashier;
+mod control;
+mod faults;
+mod gateway;
+mod helpers;
+mod notifications;
