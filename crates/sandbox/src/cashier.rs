@@ -31,12 +31,13 @@ pub(crate) fn templates() -> Environment<'static> {
     // `https:&#x2f;&#x2f;…`: valid, but unreadable in the source and for tests. Escape the five
     // characters that matter instead.
     env.set_formatter(|out, state, value| {
-        if state.auto_escape() == AutoEscape::Html && !value.is_safe() {
-            if let Some(text) = value.as_str() {
-                return out
-                    .write_str(&escape_html(text))
-                    .map_err(minijinja::Error::from);
-            }
+        if state.auto_escape() == AutoEscape::Html
+            && !value.is_safe()
+            && let Some(text) = value.as_str()
+        {
+            return out
+                .write_str(&escape_html(text))
+                .map_err(minijinja::Error::from);
         }
         minijinja::escape_formatter(out, state, value)
     });

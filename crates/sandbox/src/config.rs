@@ -147,15 +147,14 @@ impl AppConfig {
                 self.app_id
             )));
         }
-        if let Some(seller_id) = &self.seller_id {
-            if seller_id.len() != 16
+        if let Some(seller_id) = &self.seller_id
+            && (seller_id.len() != 16
                 || !seller_id.starts_with("2088")
-                || !seller_id.bytes().all(|b| b.is_ascii_digit())
-            {
-                return Err(SandboxError::InvalidApp(format!(
-                    "seller_id {seller_id:?} must be 2088 followed by 12 digits"
-                )));
-            }
+                || !seller_id.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(SandboxError::InvalidApp(format!(
+                "seller_id {seller_id:?} must be 2088 followed by 12 digits"
+            )));
         }
         if self.sign_type == SignType::Rsa2 && self.public_key.bits() < 2048 {
             return Err(SandboxError::InvalidApp(format!(
@@ -265,10 +264,10 @@ impl FileConfig {
             .map_err(|e| SandboxError::Config(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut Option<PathBuf>| {
-            if let Some(p) = p {
-                if p.is_relative() {
-                    *p = base.join(&*p);
-                }
+            if let Some(p) = p
+                && p.is_relative()
+            {
+                *p = base.join(&*p);
             }
         };
         resolve(&mut config.database);

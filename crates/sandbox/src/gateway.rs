@@ -208,18 +208,18 @@ pub async fn check(shared: &Shared, params: Params) -> Result<Checked, Box<Refus
             content: None,
         }))
     };
-    if let Some(charset) = params.get("charset") {
-        if !matches!(charset.to_ascii_lowercase().as_str(), "utf-8" | "utf8") {
-            return bound(invalid(
-                "isv.invalid-charset",
-                format!("无效的字符集参数 {charset} (the sandbox speaks utf-8 only)"),
-            ));
-        }
+    if let Some(charset) = params.get("charset")
+        && !matches!(charset.to_ascii_lowercase().as_str(), "utf-8" | "utf8")
+    {
+        return bound(invalid(
+            "isv.invalid-charset",
+            format!("无效的字符集参数 {charset} (the sandbox speaks utf-8 only)"),
+        ));
     }
-    if let Some(format) = params.get("format") {
-        if !format.eq_ignore_ascii_case("json") {
-            return bound(invalid("isv.invalid-format", "无效的数据格式参数"));
-        }
+    if let Some(format) = params.get("format")
+        && !format.eq_ignore_ascii_case("json")
+    {
+        return bound(invalid("isv.invalid-format", "无效的数据格式参数"));
     }
     let Some(sign_type) = params.get("sign_type").filter(|s| !s.is_empty()) else {
         return bound(missing("isv.missing-signature-type", "缺少签名类型参数"));

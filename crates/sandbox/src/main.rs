@@ -90,13 +90,13 @@ fn config(args: &Args) -> Result<SandboxConfig, SandboxError> {
             .clone()
             .or(config.key_file)
             .or_else(|| Some(args.data_dir.join("alipay_private_key.pem")));
-        if let Some(parent) = config.database.as_deref().and_then(|p| p.parent()) {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|source| SandboxError::Io {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
+        if let Some(parent) = config.database.as_deref().and_then(|p| p.parent())
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|source| SandboxError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
     }
     if let Some(scale) = args.time_scale {

@@ -79,10 +79,10 @@ pub fn notification_fields(app: &App, trade: &Trade, event: &Event, notify_id: &
         put("gmt_refund", format_millis(refund.gmt_refund));
         put("out_biz_no", refund.out_request_no.clone());
     }
-    if trade.state == TradeState::TradeClosed {
-        if let Some(closed_at) = trade.gmt_close {
-            put("gmt_close", alipay::time::format(closed_at));
-        }
+    if trade.state == TradeState::TradeClosed
+        && let Some(closed_at) = trade.gmt_close
+    {
+        put("gmt_close", alipay::time::format(closed_at));
     }
     params
 }

@@ -210,12 +210,12 @@ fn order(checked: &Checked, origin: Origin) -> Result<(Order, Option<String>), T
         .filter(|u| !u.trim().is_empty())
         .cloned();
     for (name, url) in [("notify_url", &notify_url), ("return_url", &return_url)] {
-        if let Some(url) = url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 256 {
-                return Err(TradeError::InvalidParameter(format!(
-                    "{name} must be an http(s) URL of at most 256 characters"
-                )));
-            }
+        if let Some(url) = url
+            && (!(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 256)
+        {
+            return Err(TradeError::InvalidParameter(format!(
+                "{name} must be an http(s) URL of at most 256 characters"
+            )));
         }
     }
     let warning = notify_url
@@ -400,7 +400,7 @@ async fn precreate(
     let token = trade
         .qr_token
         .as_deref()
-        .ok_or_else(|| TradeError::ContextInconsistent)?;
+        .ok_or(TradeError::ContextInconsistent)?;
     Ok(Node::success()
         .field("out_trade_no", &trade.out_trade_no)
         .field("qr_code", format!("{base_url}qr/{token}")))

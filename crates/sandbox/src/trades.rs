@@ -951,7 +951,7 @@ mod tests {
         let mut unpaid = Trade::new("1", &order(Origin::Page, 100), "T".into(), None, NOW).unwrap();
         let outcome = unpaid.cancel(NOW).unwrap();
         assert_eq!((outcome.action, outcome.changed), ("close", true));
-        assert_eq!(unpaid.cancel(NOW).unwrap().changed, false);
+        assert!(!unpaid.cancel(NOW).unwrap().changed);
 
         let mut trade = paid(100);
         let outcome = trade.cancel(NOW).unwrap();

@@ -139,7 +139,9 @@ async fn protocol_parameters_are_checked_and_refused_in_signed_nodes() {
     let app = spawn_app().await;
     let biz = r#"{"out_trade_no":"X"}"#;
     let old = alipay::time::format(alipay::time::now() - std::time::Duration::from_secs(3 * 86400));
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    // (extra or replaced parameters, code, sub_code)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (vec![("charset", "gbk")], "40002", "isv.invalid-charset"),
         (vec![("format", "xml")], "40002", "isv.invalid-format"),
         (
