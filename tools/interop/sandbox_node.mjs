@@ -1,0 +1,190 @@
+// Interop: the official Node alipay-sdk (npm) against the alipay-sandbox binary.
+//
+// Starts the sandbox (in memory, port 0), registers an app, then drives it only through the real
+// client: a page pay link (pageExecute GET) the emulator must accept, a payment, the notification
+// verified with checkNotifySignV2, and trade query / refund / refund query / close through exec
+// with validateSign on. Exits non-zero with a clear message on any mismatch.
+//
+// Environment (set by run.sh): SANDBOX_BIN (the built alipay-sandbox), INTEROP_DATA
+// (crates/alipay/tests/data).
+
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { AlipaySdk } from 'alipay-sdk';
+
+const APP_ID = '2021000000000001';
+const TIMEOUT_MS = 10_000;
+let checks = 0;
+let child;
+
+function fail(message) {
+  console.error(`FAIL (Node alipay-sdk): ${message}`);
+  if (child) child.kill('SIGKILL');
+  process.exit(1);
+}
+
+function check(condition, message) {
+  if (!condition) fail(message);
+  checks += 1;
+}
+
+function withTimeout(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function startSandbox() {
+  const binary = process.env.SANDBOX_BIN;
+  if (!binary || !existsSync(binary)) {
+    fail(`SANDBOX_BIN=${binary} does not exist; build it with cargo build -p alipay-sandbox`);
+  }
+  child = spawn(binary, ['--listen', '127.0.0.1:0', '--in-memory', '--time-scale', '0.001'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  process.on('exit', () => child.kill('SIGKILL'));
+  const lines = createInterface({ input: child.stdout });
+  const first = await withTimeout(new Promise(resolve => lines.once('line', resolve)), 'the sandbox to start');
+  if (!first.includes('listening on ')) fail(`unexpected first line from the sandbox: ${first}`);
+  return first.trim().split(' ').pop();
+}
+
+/** A merchant notify endpoint that answers `success` and queues the raw bodies. */
+async function startReceiver() {
+  const waiting = [];
+  const received = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', chunk => { body += chunk; });
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('success');
+      const next = waiting.shift();
+      if (next) next(body); else received.push(body);
+    });
+  });
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  return {
+    url: `http://127.0.0.1:${server.address().port}/alipay/notify`,
+    next: what => withTimeout(
+      received.length ? Promise.resolve(received.shift()) : new Promise(resolve => waiting.push(resolve)),
+      `the ${what} notification`,
+    ),
+  };
+}
+
+function verifiedNotification(sdk, body, what) {
+  // Decoded once, as a web framework hands it over; checkNotifySignV2 uses the raw values.
+  const fields = Object.fromEntries(new URLSearchParams(body));
+  check(sdk.checkNotifySignV2({ ...fields }), `${what}: checkNotifySignV2 refused ${body}`);
+  check(!sdk.checkNotifySignV2({ ...fields, total_amount: '0.01' }), `${what}: a tampered notification verified`);
+  return fields;
+}
+
+async function exec(sdk, method, bizContent) {
+  try {
+    return await sdk.exec(method, { bizContent }, { validateSign: true });
+  } catch (error) {
+    fail(`${method}: ${error.message}`);
+  }
+}
+
+async function main() {
+  const data = process.env.INTEROP_DATA;
+  if (!data) fail('INTEROP_DATA is not set');
+  const base = await startSandbox();
+  const gateway = `${base}/gateway.do`;
+  const appPublicKey = readFileSync(join(data, 'keys/app_public_spki.pem'), 'utf8');
+  const registered = await fetch(`${base}/api/apps`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ app_id: APP_ID, public_key: appPublicKey }),
+  });
+  const registeredBody = await registered.text();
+  check(registered.status === 201, `registering the app: ${registered.status} ${registeredBody}`);
+  const { seller_id: sellerId } = JSON.parse(registeredBody);
+  const alipayPublicKey = await (await fetch(`${base}/api/alipay-public-key`)).text();
+
+  const receiver = await startReceiver();
+  const sdk = new AlipaySdk({
+    appId: APP_ID,
+    privateKey: readFileSync(join(data, 'keys/app_private_pkcs1.pem'), 'utf8'),
+    alipayPublicKey,
+    gateway,
+    timeout: TIMEOUT_MS,
+  });
+
+  // A page pay link, made by the real client, accepted by the emulator.
+  const outTradeNo = `NODE_${Date.now()}`;
+  const url = sdk.pageExecute('alipay.trade.page.pay', 'GET', {
+    bizContent: {
+      out_trade_no: outTradeNo,
+      total_amount: '66.60',
+      subject: 'Node 测试 a+b/c',
+      product_code: 'FAST_INSTANT_TRADE_PAY',
+    },
+    returnUrl: 'https://shop.example/return',
+    notifyUrl: receiver.url,
+  });
+  const page = await fetch(url);
+  const html = await page.text();
+  check(page.status === 200 && html.includes('id="pay"'), `the pay link was not accepted: ${page.status} ${html.slice(-800)}`);
+
+  let query = await exec(sdk, 'alipay.trade.query', { out_trade_no: outTradeNo });
+  check(query.code === '10000' && query.tradeStatus === 'WAIT_BUYER_PAY', `query before paying: ${JSON.stringify(query)}`);
+
+  const paidResponse = await fetch(`${base}/api/trades/${outTradeNo}/pay`, { method: 'POST', body: '{}' });
+  const paidBody = await paidResponse.text();
+  check(paidResponse.status === 200, `paying: ${paidResponse.status} ${paidBody}`);
+  const paid = verifiedNotification(sdk, await receiver.next('payment'), 'payment');
+  check(paid.trade_status === 'TRADE_SUCCESS' && paid.out_trade_no === outTradeNo, `payment notification: ${JSON.stringify(paid)}`);
+  check(paid.total_amount === '66.60' && paid.seller_id === sellerId, `payment notification: ${JSON.stringify(paid)}`);
+  check(paid.subject === 'Node 测试 a+b/c', `subject survived the trip: ${paid.subject}`);
+
+  query = await exec(sdk, 'alipay.trade.query', { out_trade_no: outTradeNo });
+  check(query.tradeStatus === 'TRADE_SUCCESS' && query.tradeNo === paid.trade_no, `query after paying: ${JSON.stringify(query)}`);
+  check(query.fundBillList?.[0]?.fundChannel === 'ALIPAYACCOUNT', `fund_bill_list: ${JSON.stringify(query)}`);
+
+  const refund = await exec(sdk, 'alipay.trade.refund', { out_trade_no: outTradeNo, refund_amount: '6.60', out_request_no: 'R1' });
+  check(refund.code === '10000' && refund.fundChange === 'Y' && refund.refundFee === '6.60', `refund: ${JSON.stringify(refund)}`);
+  const refunded = verifiedNotification(sdk, await receiver.next('refund'), 'refund');
+  check(refunded.refund_fee === '6.60' && refunded.out_biz_no === 'R1', `refund notification: ${JSON.stringify(refunded)}`);
+  const refundQuery = await exec(sdk, 'alipay.trade.fastpay.refund.query', { out_trade_no: outTradeNo, out_request_no: 'R1' });
+  check(refundQuery.refundStatus === 'REFUND_SUCCESS', `refund query: ${JSON.stringify(refundQuery)}`);
+  const tooMuch = await exec(sdk, 'alipay.trade.refund', { out_trade_no: outTradeNo, refund_amount: '60.01', out_request_no: 'R2' });
+  check(tooMuch.subCode === 'ACQ.REASON_TRADE_REFUND_FEE_ERR', `over-refund: ${JSON.stringify(tooMuch)}`);
+
+  // Close an unpaid trade; Alipay sends TRADE_CLOSED.
+  const other = `${outTradeNo}_B`;
+  const otherUrl = sdk.pageExecute('alipay.trade.page.pay', 'GET', {
+    bizContent: { out_trade_no: other, total_amount: '1.00', subject: 'to close', product_code: 'FAST_INSTANT_TRADE_PAY' },
+    notifyUrl: receiver.url,
+  });
+  check((await (await fetch(otherUrl)).text()).includes('id="pay"'), 'second pay link');
+  const closed = await exec(sdk, 'alipay.trade.close', { out_trade_no: other });
+  check(closed.code === '10000' && closed.outTradeNo === other, `close: ${JSON.stringify(closed)}`);
+  const notice = verifiedNotification(sdk, await receiver.next('close'), 'close');
+  check(notice.trade_status === 'TRADE_CLOSED', `close notification: ${JSON.stringify(notice)}`);
+  const missing = await exec(sdk, 'alipay.trade.query', { out_trade_no: 'NODE_NOPE' });
+  check(missing.subCode === 'ACQ.TRADE_NOT_EXIST', `query of an unknown trade: ${JSON.stringify(missing)}`);
+
+  // The raw body passes the SDK's own response check too (what validateSign runs).
+  const signed = sdk.pageExecute('alipay.trade.query', 'GET', { bizContent: { out_trade_no: outTradeNo } });
+  const raw = await (await fetch(signed)).text();
+  const { sign } = JSON.parse(raw);
+  let verified = true;
+  try { sdk.checkResponseSign(raw, 'alipay_trade_query_response', sign, ''); } catch { verified = false; }
+  check(verified, `checkResponseSign refused ${raw}`);
+
+  console.log(`Node alipay-sdk interop: ${checks} checks passed`);
+  child.kill('SIGTERM');
+  process.exit(0);
+}
+
+main().catch(error => fail(error.stack || String(error)));

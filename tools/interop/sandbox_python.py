@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Interop: python-alipay-sdk (PyPI) against the alipay-sandbox binary.
+
+Starts the sandbox (in memory, port 0), registers an app, then drives it only through the real
+client: a page pay link the emulator must accept, a payment, the notification verified with
+AliPay.verify, and trade query / refund / refund query / close with the SDK's own response
+signature verification. Exits non-zero with a clear message on any mismatch.
+
+Environment (set by run.sh): SANDBOX_BIN (the built alipay-sandbox), INTEROP_DATA
+(crates/alipay/tests/data).
+"""
+
+import atexit
+import http.server
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from alipay import AliPay
+
+APP_ID = "2021000000000001"
+TIMEOUT = 10
+checks = 0
+
+
+def fail(message):
+    print(f"FAIL (python-alipay-sdk): {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check(condition, message):
+    global checks
+    if not condition:
+        fail(message)
+    checks += 1
+
+
+def read_line_with_timeout(stream, seconds):
+    lines = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=seconds)
+    except queue.Empty:
+        fail(f"the sandbox printed nothing within {seconds} s")
+
+
+def start_sandbox():
+    binary = os.environ.get("SANDBOX_BIN")
+    if not binary or not os.path.exists(binary):
+        fail(f"SANDBOX_BIN={binary!r} does not exist; build it with cargo build -p alipay-sandbox")
+    child = subprocess.Popen(
+        [binary, "--listen", "127.0.0.1:0", "--in-memory", "--time-scale", "0.001"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+    def stop():
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    atexit.register(stop)
+    first = read_line_with_timeout(child.stdout, TIMEOUT)
+    if "listening on " not in first:
+        fail(f"unexpected first line from the sandbox: {first!r}")
+    return first.strip().rsplit(" ", 1)[-1]
+
+
+def call(method, url, body=None, content_type="application/json"):
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+class Notifications:
+    """A merchant notify endpoint on 127.0.0.1 that answers `success`."""
+
+    def __init__(self):
+        self.received = queue.Queue()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                outer.received.put(self.rfile.read(length).decode())
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"success")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alipay/notify"
+
+    def next(self, what):
+        try:
+            return self.received.get(timeout=TIMEOUT)
+        except queue.Empty:
+            fail(f"no notification for {what} within {TIMEOUT} s")
+
+
+def verified_notification(alipay, body, what):
+    # Decoded exactly once, as a web framework would hand it to the merchant.
+    data = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
+    sign = data.pop("sign", None)
+    check(sign, f"{what}: the notification has no sign")
+    fields = dict(data)
+    check(alipay.verify(data, sign), f"{what}: AliPay.verify refused the notification: {body}")
+    tampered = dict(fields, total_amount="0.01")
+    check(not alipay.verify(tampered, sign), f"{what}: AliPay.verify accepted a tampered notification")
+    return fields
+
+
+def main():
+    data_dir = os.environ.get("INTEROP_DATA")
+    if not data_dir:
+        fail("INTEROP_DATA is not set")
+    base = start_sandbox()
+    gateway = f"{base}/gateway.do"
+    with open(os.path.join(data_dir, "keys/app_private_pkcs1.pem")) as f:
+        app_private_key = f.read()
+    with open(os.path.join(data_dir, "keys/app_public_spki.pem")) as f:
+        app_public_key = f.read()
+    status, body = call("POST", f"{base}/api/apps", json.dumps({"app_id": APP_ID, "public_key": app_public_key}))
+    check(status == 201, f"registering the app: {status} {body}")
+    seller_id = json.loads(body)["seller_id"]
+    status, alipay_public_key = call("GET", f"{base}/api/alipay-public-key")
+    check(status == 200 and "BEGIN PUBLIC KEY" in alipay_public_key, "fetching the sandbox's public key")
+
+    notifications = Notifications()
+    alipay = AliPay(
+        appid=APP_ID,
+        app_notify_url=notifications.url,
+        app_private_key_string=app_private_key,
+        alipay_public_key_string=alipay_public_key,
+        sign_type="RSA2",
+    )
+    alipay._gateway = gateway  # the SDK has no public setting for a custom gateway
+
+    # A page pay link, made by the real client, accepted by the emulator.
+    out_trade_no = f"PY_{int(time.time() * 1000)}"
+    order_string = alipay.api_alipay_trade_page_pay(
+        subject="Python 测试 a+b/c",
+        out_trade_no=out_trade_no,
+        total_amount="88.88",
+        return_url="https://shop.example/return",
+        notify_url=notifications.url,
+    )
+    status, page = call("GET", f"{gateway}?{order_string}")
+    check(status == 200 and 'id="pay"' in page, f"the pay link was not accepted: {status} {page[-800:]}")
+
+    query = alipay.api_alipay_trade_query(out_trade_no=out_trade_no)
+    check(query.get("trade_status") == "WAIT_BUYER_PAY", f"query before paying: {query}")
+
+    status, body = call("POST", f"{base}/api/trades/{out_trade_no}/pay", "{}")
+    check(status == 200, f"paying: {status} {body}")
+    paid = verified_notification(alipay, notifications.next("the payment"), "payment")
+    check(paid["trade_status"] == "TRADE_SUCCESS", f"payment notification: {paid}")
+    check(paid["out_trade_no"] == out_trade_no and paid["total_amount"] == "88.88", f"payment notification: {paid}")
+    check(paid["seller_id"] == seller_id and paid["app_id"] == APP_ID, f"payment notification: {paid}")
+    check(paid["subject"] == "Python 测试 a+b/c", f"subject survived the trip: {paid['subject']!r}")
+
+    query = alipay.api_alipay_trade_query(out_trade_no=out_trade_no)
+    check(query.get("code") == "10000" and query.get("trade_status") == "TRADE_SUCCESS", f"query after paying: {query}")
+    check(query.get("total_amount") == "88.88" and query.get("trade_no") == paid["trade_no"], f"query: {query}")
+
+    refund = alipay.api_alipay_trade_refund(refund_amount="10.00", out_trade_no=out_trade_no, out_request_no="R1")
+    check(refund.get("code") == "10000" and refund.get("fund_change") == "Y", f"refund: {refund}")
+    check(refund.get("refund_fee") == "10.00", f"refund: {refund}")
+    again = alipay.api_alipay_trade_refund(refund_amount="10.00", out_trade_no=out_trade_no, out_request_no="R1")
+    check(again.get("fund_change") == "N", f"repeated refund: {again}")
+    refunded = verified_notification(alipay, notifications.next("the refund"), "refund")
+    check(refunded["refund_fee"] == "10.00" and refunded["out_biz_no"] == "R1", f"refund notification: {refunded}")
+    refund_query = alipay.api_alipay_trade_fastpay_refund_query("R1", out_trade_no=out_trade_no)
+    check(refund_query.get("refund_status") == "REFUND_SUCCESS", f"refund query: {refund_query}")
+
+    # Close an unpaid trade; Alipay sends TRADE_CLOSED.
+    other = f"{out_trade_no}_B"
+    order_string = alipay.api_alipay_trade_page_pay(
+        subject="to close", out_trade_no=other, total_amount=1, notify_url=notifications.url
+    )
+    status, page = call("GET", f"{gateway}?{order_string}")
+    check(status == 200 and 'id="pay"' in page, f"second pay link: {status}")
+    closed = alipay.api_alipay_trade_close(out_trade_no=other)
+    check(closed.get("code") == "10000" and closed.get("out_trade_no") == other, f"close: {closed}")
+    notice = verified_notification(alipay, notifications.next("the close"), "close")
+    check(notice["trade_status"] == "TRADE_CLOSED", f"close notification: {notice}")
+    missing = alipay.api_alipay_trade_query(out_trade_no="PY_NOPE")
+    check(missing.get("sub_code") == "ACQ.TRADE_NOT_EXIST", f"query of an unknown trade: {missing}")
+
+    print(f"python-alipay-sdk interop: {checks} checks passed")
+
+
+if __name__ == "__main__":
+    main()
