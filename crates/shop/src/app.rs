@@ -221,6 +221,7 @@ async fn demo_alipay(config: &Config, public_url: &str) -> anyhow::Result<(Clien
     let sandbox = Sandbox::start(SandboxConfig {
         database: Some(dir.join("sandbox.db")),
         key_file: Some(dir.join("sandbox_alipay_key.pem")),
+        time_scale: config.sandbox_time_scale,
         apps: vec![AppConfig {
             name: Some("alipay-shop 课程商城".into()),
             seller_id: Some(DEMO_SELLER_ID.into()),

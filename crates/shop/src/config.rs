@@ -60,6 +60,8 @@ pub struct Config {
     pub admins: Vec<String>,
     /// Directory with the web pages; default: the repository's `web/` next to the binary's source.
     pub web_dir: Option<PathBuf>,
+    /// Demo mode: multiplies the built-in sandbox's notification retry delays (tests use 0.001).
+    pub sandbox_time_scale: f64,
 }
 
 impl Default for Config {
@@ -82,6 +84,7 @@ impl Default for Config {
             seller_id: None,
             admins: vec!["admin".into()],
             web_dir: None,
+            sandbox_time_scale: 1.0,
         }
     }
 }
@@ -242,7 +245,7 @@ mod tests {
             ("SHOP_LISTEN".to_string(), "0.0.0.0:9000".to_string()),
             (
                 "DATABASE_URL".to_string(),
-                "postgres://u:secret@db/shop".to_string(),
+                "postgres://u:hunter2@db/shop".to_string(),
             ),
             (
                 "SHOP_ALIPAY_APP_ID".to_string(),
@@ -253,7 +256,7 @@ mod tests {
         let config = Config::load(None, env).unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert!(!config.demo_mode());
-        assert!(!format!("{config:?}").contains("secret"));
+        assert!(!format!("{config:?}").contains("hunter2"));
         assert!(Config::load(None, [("SHOP_LISTN".to_string(), "x".to_string())]).is_err());
     }
 }

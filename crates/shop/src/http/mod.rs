@@ -85,11 +85,10 @@ impl utoipa::Modify for BearerAuth {
 /// cannot drift apart.
 fn api(config: &Config) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let per_login = Duration::from_millis(60_000 / u64::from(config.login_per_minute.max(1)));
-    let mut governor = GovernorConfigBuilder::default();
+    let mut governor = GovernorConfigBuilder::default().key_extractor(PeerIpKeyExtractor);
     governor
         .period(per_login)
         .burst_size(config.login_per_minute.max(1))
-        .key_extractor(PeerIpKeyExtractor)
         .error_handler(|_| error::ApiError::RateLimited.into_response());
     let governor = governor
         .finish()

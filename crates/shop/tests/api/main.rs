@@ -1,0 +1,10 @@
+//! The shop over real HTTP on 127.0.0.1, with its built-in sandbox standing in for Alipay.
+
+mod helpers;
+
+mod auth;
+mod compat;
+mod notify;
+mod purchase;
+mod recovery;
+mod refunds;
