@@ -334,10 +334,8 @@ impl Shared {
                 return Err(error.into());
             }
         };
-        if outcome.changed || stored.trade.qr_token.is_some() {
-            store::update_trade(&mut tx, stored.id, &stored.trade).await?;
-        }
-        if outcome.changed {
+        store::update_trade(&mut tx, stored.id, &stored.trade).await?;
+        if outcome.notify {
             let event = match &outcome.refund {
                 Some(refund) => {
                     store::insert_refund(&mut tx, stored.id, refund).await?;

@@ -349,8 +349,8 @@ pub struct CancelOutcome {
     pub action: &'static str,
     /// The refund made, when a paid trade was cancelled now.
     pub refund: Option<Refund>,
-    /// Whether the trade changed in this call (and so a notification is due).
-    pub changed: bool,
+    /// Whether the merchant is told (the trade was visible and changed in this call).
+    pub notify: bool,
 }
 
 /// Why Alipay refuses; each maps to a `sub_code` and a `sub_msg` (spec §7.12).
@@ -660,12 +660,12 @@ impl Trade {
         match self.state {
             TradeState::Created | TradeState::WaitBuyerPay => {
                 // A precreated trade nobody scanned was never visible: nothing to tell anyone.
-                let changed = self.state == TradeState::WaitBuyerPay;
+                let notify = self.state == TradeState::WaitBuyerPay;
                 self.close_now(CloseReason::Cancelled, now);
                 Ok(CancelOutcome {
                     action: "close",
                     refund: None,
-                    changed,
+                    notify,
                 })
             }
             TradeState::TradeSuccess => {
@@ -686,7 +686,7 @@ impl Trade {
                 Ok(CancelOutcome {
                     action: "refund",
                     refund: Some(refund),
-                    changed: true,
+                    notify: true,
                 })
             }
             TradeState::TradeClosed => Ok(CancelOutcome {
@@ -696,7 +696,7 @@ impl Trade {
                     "close"
                 },
                 refund: None,
-                changed: false,
+                notify: false,
             }),
             TradeState::TradeFinished => Err(TradeError::HasFinished),
         }
@@ -950,8 +950,12 @@ mod tests {
     fn cancel_closes_or_refunds() {
         let mut unpaid = Trade::new("1", &order(Origin::Page, 100), "T".into(), None, NOW).unwrap();
         let outcome = unpaid.cancel(NOW).unwrap();
-        assert_eq!((outcome.action, outcome.changed), ("close", true));
-        assert!(!unpaid.cancel(NOW).unwrap().changed);
+        assert_eq!((outcome.action, outcome.notify), ("close", true));
+        assert!(!unpaid.cancel(NOW).unwrap().notify);
+        let mut qr = Trade::new("1", &order(Origin::Precreate, 1), "T".into(), None, NOW).unwrap();
+        let outcome = qr.cancel(NOW).unwrap();
+        assert!(!outcome.notify);
+        assert_eq!(qr.state, TradeState::TradeClosed);
 
         let mut trade = paid(100);
         let outcome = trade.cancel(NOW).unwrap();
