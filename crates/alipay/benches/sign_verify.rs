@@ -1,6 +1,8 @@
 //! Sign and verify throughput, to compare with `openssl speed rsa2048` on the same machine
 //! (`bench/sdk.sh` runs both and prints the ratio).
 
+#![allow(clippy::unwrap_used)] // Tests and benches fail loudly on purpose.
+
 use std::hint::black_box;
 
 use alipay::content::{self, EmptyValues};
@@ -19,21 +21,33 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("rsa2048");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("sign_rsa2", |b| b.iter(|| key.sign_bytes(SignType::Rsa2, black_box(message))));
+    group.bench_function("sign_rsa2", |b| {
+        b.iter(|| key.sign_bytes(SignType::Rsa2, black_box(message)))
+    });
     group.bench_function("verify_rsa2", |b| {
-        b.iter(|| public.verify(SignType::Rsa2, black_box(message), black_box(&signature)).unwrap())
+        b.iter(|| {
+            public
+                .verify(SignType::Rsa2, black_box(message), black_box(&signature))
+                .unwrap()
+        })
     });
     group.finish();
 
     // A whole notification: parse the form, build the content, verify.
     let mut fields = content::parse_form(NOTIFY.as_bytes()).unwrap();
-    let sign = alipay::keys::encode_signature(&key.sign_bytes(SignType::Rsa2, content::notify_content(&fields, EmptyValues::Keep).as_bytes()));
+    let sign = alipay::keys::encode_signature(&key.sign_bytes(
+        SignType::Rsa2,
+        content::notify_content(&fields, EmptyValues::Keep).as_bytes(),
+    ));
     fields.insert("sign".into(), sign);
     let body = content::query_string(&fields);
     let mut group = c.benchmark_group("notify");
     group.throughput(Throughput::Elements(1));
     group.bench_function("verify_notification", |b| {
-        b.iter(|| alipay::notify::verify_notification(black_box(body.as_bytes()), &public, SignType::Rsa2).unwrap())
+        b.iter(|| {
+            alipay::notify::verify_notification(black_box(body.as_bytes()), &public, SignType::Rsa2)
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -232,7 +232,7 @@ impl Client {
             };
             return Err(Error::Gateway {
                 method: method.to_owned(),
-                error,
+                error: Box::new(error),
             });
         }
         response::verify_node(
@@ -244,7 +244,7 @@ impl Client {
         if let Err(error) = response::status(envelope.node).map_err(decode_error)? {
             return Err(Error::Api {
                 method: method.to_owned(),
-                error,
+                error: Box::new(error),
             });
         }
         serde_json::from_str(envelope.node).map_err(decode_error)

@@ -58,7 +58,7 @@ pub enum Error {
         /// The API method.
         method: String,
         /// Alipay's codes and messages.
-        error: ApiError,
+        error: Box<ApiError>,
     },
     /// The gateway answered with an (unsigned) `error_response`.
     #[error("{method}: gateway refused the request: {error}")]
@@ -66,7 +66,7 @@ pub enum Error {
         /// The API method.
         method: String,
         /// Alipay's codes and messages.
-        error: ApiError,
+        error: Box<ApiError>,
     },
     /// The response verified but could not be understood.
     #[error("{method}: unexpected response: {detail}")]

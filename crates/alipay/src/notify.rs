@@ -182,13 +182,13 @@ pub fn verify_params(
         .get("sign")
         .filter(|s| !s.is_empty())
         .ok_or(VerifyError::MissingSign)?;
-    if let Some(posted) = params.get("sign_type") {
-        if posted != configured.as_str() {
-            return Err(VerifyError::SignTypeMismatch {
-                posted: posted.clone(),
-                configured,
-            });
-        }
+    if let Some(posted) = params.get("sign_type")
+        && posted != configured.as_str()
+    {
+        return Err(VerifyError::SignTypeMismatch {
+            posted: posted.clone(),
+            configured,
+        });
     }
     let signature = decode_signature(sign).ok_or(VerifyError::BadSignature)?;
     let content = content::notify_content(params, EmptyValues::Keep);

@@ -306,12 +306,12 @@ impl WebPay {
         if self.body.as_ref().is_some_and(|b| b.chars().count() > 128) {
             return invalid("body must be at most 128 characters".into());
         }
-        if let Some(window) = &self.timeout_express {
-            if !is_valid_timeout_express(window) {
-                return invalid(format!(
-                    "timeout_express {window:?} must be minutes, hours or days (1m..15d) or 1c"
-                ));
-            }
+        if let Some(window) = &self.timeout_express
+            && !is_valid_timeout_express(window)
+        {
+            return invalid(format!(
+                "timeout_express {window:?} must be minutes, hours or days (1m..15d) or 1c"
+            ));
         }
         if self
             .passback_params

@@ -1,5 +1,7 @@
 //! The `alipay` binary, run as a user would: exit codes, output, and one-line errors.
 
+#![allow(clippy::unwrap_used)] // Tests and benches fail loudly on purpose.
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

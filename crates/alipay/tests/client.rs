@@ -1,6 +1,8 @@
 //! `Client::execute` over real HTTP against a small local gateway stand-in: what is sent, and how
 //! each kind of answer (signed, unsigned, tampered, error, slow, absent) comes back.
 
+#![allow(clippy::unwrap_used)] // Tests and benches fail loudly on purpose.
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,11 +25,14 @@ fn key(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// What the stand-in received: the `charset` query parameter and the form body.
+type Received = Arc<Mutex<Vec<(Option<String>, String)>>>;
+
 /// What the stand-in answers next, and what it received.
 #[derive(Clone, Default)]
 struct Gate {
     answer: Arc<Mutex<Answer>>,
-    received: Arc<Mutex<Vec<(Option<String>, String)>>>,
+    received: Received,
 }
 
 #[derive(Clone, Default)]

@@ -2,6 +2,8 @@
 //! worked examples of the protocol notes, reproduced bit for bit. `tests/data/real/vectors.json`
 //! holds the values; the keys and certificates sit beside it.
 
+#![allow(clippy::unwrap_used)] // Tests and benches fail loudly on purpose.
+
 use std::path::PathBuf;
 
 use alipay::content::{self, EmptyValues, Params};

@@ -2,6 +2,8 @@
 //! `alipay-sdk` 4.14.0 (`tests/data/vectors`, format in its README): same content string, same
 //! signature, same verdict.
 
+#![allow(clippy::unwrap_used)] // Tests and benches fail loudly on purpose.
+
 use std::path::PathBuf;
 
 use alipay::content::{self, EmptyValues, Params};
@@ -120,12 +122,12 @@ fn page_pay_signatures_match_the_official_node_sdk() {
             continue;
         };
         let return_url = case["return_url"].as_str().filter(|u| !u.is_empty());
-        if let Some(url) = return_url {
-            if url.contains('?') {
-                let error = order.clone().return_url(url).validate().unwrap_err();
-                assert!(error.to_string().contains("query string"), "{id}");
-                continue;
-            }
+        if let Some(url) = return_url
+            && url.contains('?')
+        {
+            let error = order.clone().return_url(url).validate().unwrap_err();
+            assert!(error.to_string().contains("query string"), "{id}");
+            continue;
         }
         let client = Client::builder(
             str_of(case, "app_id"),
@@ -237,14 +239,14 @@ fn notification_verdicts_match_the_expected_rule() {
             sign_type,
         );
         assert_eq!(result.is_ok(), expected, "{id}: {result:?}");
-        if let Ok(fields) = content::parse_form(str_of(case, "form_body").as_bytes()) {
-            if let Some(canonical) = case["canonical_content"].as_str() {
-                assert_eq!(
-                    content::notify_content(&fields, EmptyValues::Keep),
-                    canonical,
-                    "{id}: canonical content"
-                );
-            }
+        if let Ok(fields) = content::parse_form(str_of(case, "form_body").as_bytes())
+            && let Some(canonical) = case["canonical_content"].as_str()
+        {
+            assert_eq!(
+                content::notify_content(&fields, EmptyValues::Keep),
+                canonical,
+                "{id}: canonical content"
+            );
         }
         if let Ok(notification) = result {
             assert_eq!(

@@ -83,23 +83,24 @@ pub async fn expire_once(ctx: &Context) -> Result<Pass, StoreError> {
     let mut pass = Pass::default();
     for out_trade_no in orders::expired_unpaid(&ctx.db, now_ms(), BATCH).await? {
         let mut tx = ctx.db.begin().await?;
-        if let Some(order) = orders::lock(&mut tx, &ctx.db, &out_trade_no).await? {
-            if order.status == OrderStatus::Unpaid && order.expires_at <= now_ms() {
-                let facts = Facts {
-                    detail: "unpaid past its payment window".into(),
-                    ..Facts::default()
-                };
-                if payments::apply(
-                    &mut tx,
-                    &order,
-                    Transition::Timeout,
-                    Source::Timeout,
-                    &facts,
-                )
-                .await?
-                {
-                    pass.timed_out += 1;
-                }
+        if let Some(order) = orders::lock(&mut tx, &ctx.db, &out_trade_no).await?
+            && order.status == OrderStatus::Unpaid
+            && order.expires_at <= now_ms()
+        {
+            let facts = Facts {
+                detail: "unpaid past its payment window".into(),
+                ..Facts::default()
+            };
+            if payments::apply(
+                &mut tx,
+                &order,
+                Transition::Timeout,
+                Source::Timeout,
+                &facts,
+            )
+            .await?
+            {
+                pass.timed_out += 1;
             }
         }
         tx.commit().await?;

@@ -185,10 +185,10 @@ pub async fn place_order(
         "{:?}|{}|{:?}",
         request.course_ids, request.total_amount, request.subject
     );
-    if let Some(key) = request.idempotency_key {
-        if let Some(replay) = replay(ctx, request.user_id, key, &request_hash).await? {
-            return Ok(replay);
-        }
+    if let Some(key) = request.idempotency_key
+        && let Some(replay) = replay(ctx, request.user_id, key, &request_hash).await?
+    {
+        return Ok(replay);
     }
     let catalog = courses::by_ids(&ctx.db, request.course_ids).await?;
     let owned: HashSet<i64> = orders::owned_course_ids(&ctx.db, request.user_id).await?;
@@ -346,9 +346,9 @@ pub async fn cancel_by_buyer(
         return Err(PaymentError::WrongStatus(current.status));
     }
     tx.commit().await?;
-    Ok(orders::get(&ctx.db, out_trade_no)
+    orders::get(&ctx.db, out_trade_no)
         .await?
-        .ok_or(PaymentError::OrderNotFound)?)
+        .ok_or(PaymentError::OrderNotFound)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,14 +411,14 @@ async fn confirm_in(
         return Ok(Confirmed::AmountMismatch);
     }
     if order.status.is_paid() {
-        if let (Some(known), Some(reported)) = (&order.trade_no, &proof.trade_no) {
-            if known != reported {
-                let detail =
-                    format!("a second Alipay trade {reported} paid this order (first: {known})");
-                events::record(tx, order.id, "anomaly", source.as_str(), &detail).await?;
-                metrics::counter!("shop_payment_anomalies_total", "kind" => "second_trade")
-                    .increment(1);
-            }
+        if let (Some(known), Some(reported)) = (&order.trade_no, &proof.trade_no)
+            && known != reported
+        {
+            let detail =
+                format!("a second Alipay trade {reported} paid this order (first: {known})");
+            events::record(tx, order.id, "anomaly", source.as_str(), &detail).await?;
+            metrics::counter!("shop_payment_anomalies_total", "kind" => "second_trade")
+                .increment(1);
         }
         return Ok(Confirmed::AlreadyPaid);
     }
@@ -481,11 +481,11 @@ pub async fn receive_notification(ctx: &Context, body: &[u8]) -> Result<Reply, S
         )
         .await;
     }
-    if let Some(seller_id) = &ctx.settings.seller_id {
-        if notification.seller_id.as_ref() != Some(seller_id) {
-            let detail = format!("seller_id {:?} is not ours", notification.seller_id);
-            return reject(ctx, body, &raw, "wrong_seller", detail).await;
-        }
+    if let Some(seller_id) = &ctx.settings.seller_id
+        && notification.seller_id.as_ref() != Some(seller_id)
+    {
+        let detail = format!("seller_id {:?} is not ours", notification.seller_id);
+        return reject(ctx, body, &raw, "wrong_seller", detail).await;
     }
 
     let mut tx = ctx.db.begin().await?;
@@ -753,10 +753,10 @@ pub async fn request_refund(
         "{}|{}|{}",
         request.out_trade_no, request.amount, request.reason
     );
-    if let Some(key) = request.idempotency_key {
-        if let Some(seen) = idempotency::find(&ctx.db, request.admin_id, REFUND_SCOPE, key).await? {
-            return replay_refund(ctx, &seen, &request_hash).await;
-        }
+    if let Some(key) = request.idempotency_key
+        && let Some(seen) = idempotency::find(&ctx.db, request.admin_id, REFUND_SCOPE, key).await?
+    {
+        return replay_refund(ctx, &seen, &request_hash).await;
     }
     let mut tx = ctx.db.begin().await?;
     let order = orders::lock(&mut tx, &ctx.db, request.out_trade_no)

@@ -232,13 +232,12 @@ fn keygen(out: &Path, force: bool) -> Result<(), Failure> {
     ];
     std::fs::create_dir_all(out)
         .map_err(|e| fail(format!("cannot create {}: {e}", out.display())))?;
-    if !force {
-        if let Some((name, _, _)) = files.iter().find(|(name, _, _)| out.join(name).exists()) {
-            return Err(fail(format!(
-                "{} already exists; pass --force to replace the key pair",
-                out.join(name).display()
-            )));
-        }
+    if !force && let Some((name, _, _)) = files.iter().find(|(name, _, _)| out.join(name).exists())
+    {
+        return Err(fail(format!(
+            "{} already exists; pass --force to replace the key pair",
+            out.join(name).display()
+        )));
     }
     for (name, text, secret) in &files {
         write_file(&out.join(name), text, *secret)?;

@@ -19,6 +19,7 @@ const PAGES: &[&str] = &[
     "/my/courses",
     "/pay/success",
     "/checkout/{id}",
+    "/learn/{id}",
 ];
 
 /// Routes for the pages and their assets under `dir`.

@@ -48,10 +48,10 @@ pub enum StoreError {
 impl StoreError {
     /// Maps unique-constraint violations to [`StoreError::Conflict`].
     pub fn from_sqlx(error: sqlx::Error) -> StoreError {
-        if let sqlx::Error::Database(db) = &error {
-            if db.is_unique_violation() {
-                return StoreError::Conflict(db.message().to_owned());
-            }
+        if let sqlx::Error::Database(db) = &error
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict(db.message().to_owned());
         }
         StoreError::Database(error)
     }

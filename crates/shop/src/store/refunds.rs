@@ -86,7 +86,7 @@ pub async fn insert(
     reason: &str,
     requested_by: i64,
 ) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
+    sqlx::query_scalar(
         "INSERT INTO refunds (order_id, out_request_no, amount_fen, reason, status, requested_by, created_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING id",
     )
     .bind(order_id)
@@ -97,7 +97,7 @@ pub async fn insert(
     .bind(now_ms())
     .fetch_one(&mut **tx)
     .await
-    .map_err(StoreError::from_sqlx)?)
+    .map_err(StoreError::from_sqlx)
 }
 
 /// An order's refunds, oldest first (in a transaction, to count what is committed to).

@@ -1,5 +1,7 @@
 //! The shop over real HTTP on 127.0.0.1, with its built-in sandbox standing in for Alipay.
 
+#![allow(clippy::unwrap_used)] // Tests and benches fail loudly on purpose.
+
 mod helpers;
 
 mod auth;
