@@ -25,6 +25,15 @@ else
 fi
 cargo test --workspace --locked --doc
 
+step "the shop's integration tests again, on PostgreSQL"
+pg_url="$(bash scripts/postgres.sh start)"
+trap 'bash scripts/postgres.sh stop' EXIT
+if cargo nextest --version >/dev/null 2>&1; then
+  TEST_POSTGRES_URL="$pg_url" cargo nextest run -p shop --locked --no-fail-fast
+else
+  TEST_POSTGRES_URL="$pg_url" cargo test -p shop --locked --no-fail-fast --tests
+fi
+
 step "interoperability with python-alipay-sdk and the Node alipay-sdk"
 cargo build --workspace --locked --bins
 bash tools/interop/run.sh

@@ -113,6 +113,7 @@ impl Application {
         let settings = Settings {
             order_ttl: config.order_ttl(),
             reconcile_after: Duration::from_secs(config.reconcile_after_secs),
+            reconcile_backoff: Duration::from_secs(config.reconcile_backoff_secs.max(1)),
             seller_id,
             frontend_url: config.frontend_url(),
             public_url,

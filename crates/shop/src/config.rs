@@ -44,6 +44,9 @@ pub struct Config {
     pub order_ttl_secs: u64,
     /// An order with a pay link still unpaid after this many seconds is checked with Alipay.
     pub reconcile_after_secs: u64,
+    /// The first retry delay of a reconciliation check that could not decide (doubling, capped at
+    /// 60×), in seconds.
+    pub reconcile_backoff_secs: u64,
     /// How often the background jobs look for work, in milliseconds.
     pub jobs_interval_ms: u64,
     /// Whether this instance runs the background jobs (reconciliation, timeouts, outbox).
@@ -76,6 +79,7 @@ impl Default for Config {
             jwt_ttl_secs: 24 * 3600,
             order_ttl_secs: 15 * 60,
             reconcile_after_secs: 60,
+            reconcile_backoff_secs: 30,
             jobs_interval_ms: 1000,
             run_jobs: true,
             login_per_minute: 20,

@@ -12,6 +12,8 @@ pub struct Settings {
     pub order_ttl: Duration,
     /// First reconciliation check this long after a pay link is issued.
     pub reconcile_after: Duration,
+    /// First retry delay of an undecided reconciliation check.
+    pub reconcile_backoff: Duration,
     /// The merchant's Alipay user id, checked against notifications when set.
     pub seller_id: Option<String>,
     /// Where the browser lands after paying (`…/pay/success`).

@@ -54,11 +54,7 @@ pub async fn reconcile_once(ctx: &Context) -> Result<Pass, StoreError> {
     for order in orders::due_for_check(&ctx.db, now, BATCH).await? {
         // Claim the check: only the instance whose reschedule succeeds goes on.
         let attempts = order.check_attempts + 1;
-        let next = now
-            + backoff(
-                attempts,
-                ctx.settings.reconcile_after.max(Duration::from_millis(100)) / 2,
-            );
+        let next = now + backoff(attempts, ctx.settings.reconcile_backoff);
         if !orders::reschedule_check(&ctx.db, order.id, order.check_attempts, next, attempts)
             .await?
         {

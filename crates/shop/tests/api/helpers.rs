@@ -45,6 +45,9 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         admins: vec!["admin".into()],
         ..Config::default()
     };
+    if let Some(url) = fresh_postgres_database().await {
+        config.database_url = Some(url);
+    }
     tweak(&mut config);
     let app = Application::build(config).await.unwrap();
     let base = app.base_url();
@@ -62,6 +65,26 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         shutdown,
         _dir: dir,
     }
+}
+
+/// With `TEST_POSTGRES_URL` set (e.g. `postgres://postgres@127.0.0.1:55432/postgres`), every test
+/// gets its own fresh PostgreSQL database instead of SQLite.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let admin = std::env::var("TEST_POSTGRES_URL").ok()?;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&admin)
+        .await
+        .expect("TEST_POSTGRES_URL answers");
+    let name = format!("shop_test_{}", shop::domain::ids::token().to_lowercase());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("a database URL ends with /<database>");
+    Some(format!("{base}/{name}"))
 }
 
 /// A logged-in buyer.
