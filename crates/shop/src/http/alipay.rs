@@ -70,9 +70,14 @@ async fn browser_return(State(state): State<AppState>, RawQuery(query): RawQuery
     .into_response()
 }
 
+/// Notification bodies are a few KiB; anything up to this is still read, stored and answered
+/// (so a malformed giant is on record), beyond it the request is refused with 413.
+pub const NOTIFY_BODY_LIMIT: usize = 1024 * 1024;
+
 /// Routes Alipay and the returning browser call.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(receive_notify))
         .routes(routes!(browser_return))
+        .layer(axum::extract::DefaultBodyLimit::max(NOTIFY_BODY_LIMIT))
 }

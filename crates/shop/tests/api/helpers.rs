@@ -283,6 +283,21 @@ impl TestApp {
         content::query_string(&params)
     }
 
+    /// Adds `n` courses with ids 1000.. (one yuan and up), for tests that need many orders.
+    pub async fn add_courses(&self, n: usize) {
+        let mut tx = self.ctx.db.begin().await.unwrap();
+        for i in 0..n as i64 {
+            sqlx::query("INSERT INTO courses (id, name, description, price_fen) VALUES ($1, $2, 'test course', $3)")
+                .bind(1000 + i)
+                .bind(format!("Test course {i}"))
+                .bind(100 + i)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
     /// Rows of a table matching a condition (for assertions on what was stored).
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)

@@ -6,7 +6,9 @@ mod helpers;
 
 mod auth;
 mod compat;
+mod crash;
 mod notify;
 mod purchase;
 mod recovery;
 mod refunds;
+mod resilience;

@@ -50,7 +50,7 @@ async fn garbage_bodies_get_failure_never_a_server_error() {
     let response = app
         .http
         .post(app.url("/alipay/notify"))
-        .body("x".repeat(100_000))
+        .body("x".repeat(2 * 1024 * 1024))
         .send()
         .await
         .unwrap();
