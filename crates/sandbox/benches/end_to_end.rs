@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alipay::{Client, Gateway, Money, PrivateKey, PublicKey, WebPay};
-use alipay_sandbox::{AppConfig, RunningSandbox, SandboxConfig};
+use alipay_sandbox::{AppConfig, BuyerConfig, RunningSandbox, SandboxConfig};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -51,8 +51,16 @@ fn data(path: &str) -> PathBuf {
 
 async fn setup() -> Bench {
     let public = PublicKey::from_file(data("app_public_spki.pem")).unwrap();
+    // A buyer rich enough for every iteration criterion decides to run.
+    let buyer = BuyerConfig {
+        logon_id: "bench@sandbox.com".into(),
+        password: "111111".into(),
+        balance: Money::from_yuan(1_000_000_000_000),
+        user_id: "2088102177849999".into(),
+    };
     let sandbox = alipay_sandbox::spawn(SandboxConfig {
         apps: vec![AppConfig::new(APP_ID, public)],
+        buyers: vec![buyer],
         ..SandboxConfig::default()
     })
     .await

@@ -317,7 +317,8 @@ async fn a_precreated_qr_code_exists_once_scanned() {
 #[tokio::test]
 async fn unpaid_trades_close_when_their_time_expires() {
     let app = spawn_app().await;
-    let expire = alipay::time::now() + std::time::Duration::from_secs(2);
+    // Whole seconds on the wire: the trade lives 2 to 3 seconds.
+    let expire = alipay::time::now() + std::time::Duration::from_secs(3);
     let link = app
         .client
         .web_pay(&WebPay::page("ORDER_T", money("1.00"), "s").time_expire(expire))
