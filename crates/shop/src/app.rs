@@ -78,7 +78,14 @@ impl Application {
         }
         let jwt_secret = match &config.jwt_secret {
             Some(secret) => secret.clone().into_bytes(),
-            None => load_or_create_secret(&config.data_dir.join("jwt_secret"))?,
+            None => {
+                if db.backend() == store::Backend::Postgres {
+                    tracing::warn!(
+                        "jwt_secret is not configured: this instance signs logins with its own secret, so other instances will not accept them"
+                    );
+                }
+                load_or_create_secret(&config.data_dir.join("jwt_secret"))?
+            }
         };
 
         let public_url = config.public_url();

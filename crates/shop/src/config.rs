@@ -155,6 +155,12 @@ impl Config {
                 self.reconcile_after_secs = value.parse().map_err(|_| parse("number"))?
             }
             "SHOP_RUN_JOBS" => self.run_jobs = value.parse().map_err(|_| parse("boolean"))?,
+            "SHOP_LOGIN_PER_MINUTE" => {
+                self.login_per_minute = value.parse().map_err(|_| parse("number"))?
+            }
+            "SHOP_SEED_DEMO_DATA" => {
+                self.seed_demo_data = value.parse().map_err(|_| parse("boolean"))?
+            }
             "SHOP_SELLER_ID" => self.seller_id = Some(value),
             "SHOP_ALIPAY_APP_ID" => alipay(self).app_id = value,
             "SHOP_ALIPAY_APP_PRIVATE_KEY" => alipay(self).app_private_key = Some(value),

@@ -12,3 +12,4 @@ mod purchase;
 mod recovery;
 mod refunds;
 mod resilience;
+mod scale_out;

@@ -1,0 +1,265 @@
+//! Helpers for `bench/shop.sh`: prepare a demo-mode shop for load tests and drive end-to-end
+//! payments. Not part of the shop; the load itself comes from wrk and oha.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A benchmark tool: fail loudly.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use alipay::content::{self, Params};
+use alipay::keys::encode_signature;
+use alipay::{PrivateKey, SignType};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use shop::store::Db;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Registers (or reuses) a user, adds `courses` extra courses, prints a login token.
+    Setup {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value = "bench")]
+        user: String,
+        #[arg(long, default_value_t = 0)]
+        courses: i64,
+    },
+    /// Writes one signed TRADE_SUCCESS notification body per unpaid order, one per line.
+    Notifications {
+        #[arg(long)]
+        database_url: String,
+        /// The shop's data dir (for the built-in sandbox's Alipay key).
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        limit: i64,
+    },
+    /// Complete payments end to end: order, cashier, pay, notification, paid.
+    Payments {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        token: String,
+        /// First course id to buy (one course per payment, ids first..first+count).
+        #[arg(long, default_value_t = 100_000)]
+        first_course: i64,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    match Cli::parse().command {
+        Command::Setup {
+            base,
+            database_url,
+            user,
+            courses,
+        } => setup(&base, &database_url, &user, courses).await,
+        Command::Notifications {
+            database_url,
+            data_dir,
+            out,
+            limit,
+        } => notifications(&database_url, &data_dir, &out, limit).await,
+        Command::Payments {
+            base,
+            token,
+            first_course,
+            count,
+            concurrency,
+        } => payments(&base, &token, first_course, count, concurrency).await,
+    }
+}
+
+async fn setup(base: &str, database_url: &str, user: &str, courses: i64) {
+    let http = reqwest::Client::new();
+    let credentials = json!({"username": user, "password": "bench-password"});
+    let _ = http
+        .post(format!("{base}/api/users"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
+    let login: Value = http
+        .post(format!("{base}/api/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    if courses > 0 {
+        let db = Db::connect(database_url).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        for id in 100_000..100_000 + courses {
+            sqlx::query("INSERT INTO courses (id, name, description, price_fen) VALUES ($1, $2, 'bench', 100) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(format!("Bench course {id}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    println!("{}", login["token"].as_str().expect("login works"));
+}
+
+async fn notifications(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    out: &std::path::Path,
+    limit: i64,
+) {
+    let db = Db::connect(database_url).await.unwrap();
+    let key = PrivateKey::from_file(data_dir.join("sandbox_alipay_key.pem")).unwrap();
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT out_trade_no, total_fen FROM orders WHERE status = 'unpaid' LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await
+    .unwrap();
+    let mut lines = String::new();
+    for (i, (out_trade_no, total_fen)) in rows.iter().enumerate() {
+        let amount = alipay::Money::from_fen(*total_fen).to_string();
+        let trade_no = format!("20261126220014{i:014}");
+        let notify_id = format!("2026112600222{i:021}");
+        let mut params: Params = [
+            ("app_id", shop::app::DEMO_APP_ID),
+            ("auth_app_id", shop::app::DEMO_APP_ID),
+            ("charset", "utf-8"),
+            ("gmt_payment", "2026-11-26 12:00:01"),
+            ("notify_id", &notify_id),
+            ("notify_time", "2026-11-26 12:00:02"),
+            ("notify_type", "trade_status_sync"),
+            ("out_trade_no", out_trade_no),
+            ("seller_id", shop::app::DEMO_SELLER_ID),
+            ("total_amount", &amount),
+            ("trade_no", &trade_no),
+            ("trade_status", "TRADE_SUCCESS"),
+            ("version", "1.0"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let unsigned = content::notify_content(&params, content::EmptyValues::Drop);
+        params.insert(
+            "sign".into(),
+            encode_signature(&key.sign_bytes(SignType::Rsa2, unsigned.as_bytes())),
+        );
+        params.insert("sign_type".into(), "RSA2".into());
+        lines.push_str(&content::query_string(&params));
+        lines.push('\n');
+    }
+    std::fs::write(out, lines).unwrap();
+    eprintln!(
+        "{} notification bodies written to {}",
+        rows.len(),
+        out.display()
+    );
+}
+
+async fn payments(base: &str, token: &str, first_course: i64, count: usize, concurrency: usize) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, base, token, next) = (
+            http.clone(),
+            base.to_owned(),
+            token.to_owned(),
+            next.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return latencies;
+                }
+                let begun = Instant::now();
+                let course = first_course + i as i64;
+                let order: Value = http
+                    .post(format!("{base}/api/orders"))
+                    .bearer_auth(&token)
+                    .json(&json!({"course_ids": [course], "total_amount": "1.00"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let no = order["out_trade_no"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("order refused: {order}"))
+                    .to_owned();
+                let cashier = http
+                    .get(order["pay_url"].as_str().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(cashier.status().is_success());
+                let paid = http
+                    .post(format!("{base}/sandbox/api/trades/{no}/pay"))
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(paid.status().is_success());
+                // Done when the shop has the notification's verdict: the order is paid.
+                loop {
+                    let order: Value = http
+                        .get(format!("{base}/api/orders/{no}"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    if order["status"] == "paid" {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                latencies.push(begun.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "payments_completed={} seconds={:.2} per_second={:.1} p50_ms={:.1} p99_ms={:.1}",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0
+    );
+}
