@@ -246,3 +246,67 @@ async fn everything_works_under_a_prefix() {
     assert_eq!(key, sandbox.alipay_public_key().to_pem());
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_trade_page_shows_where_the_trade_stands() {
+    let app = spawn_app().await;
+    let trade_no = app.open_trade("ORDER_S", "7.00").await;
+    let page = app
+        .http
+        .get(app.url(&format!("/cashier/{trade_no}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(r#"action="../cashier/{trade_no}/pay""#)),
+        "{page}"
+    );
+    app.pay("ORDER_S").await;
+    let page = app
+        .http
+        .get(app.url(&format!("/cashier/{trade_no}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Already paid") && !page.contains(r#"id="pay""#),
+        "{page}"
+    );
+    let missing = app
+        .http
+        .get(app.url("/cashier/123"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(missing.contains("ACQ.TRADE_NOT_EXIST"));
+}
+
+#[tokio::test]
+async fn python_alipay_sdks_wap_product_code_is_accepted() {
+    let app = spawn_app().await;
+    let biz = r#"{"subject":"s","out_trade_no":"ORDER_PYW","total_amount":"1.00","product_code":"QUICK_WAP_PAY"}"#;
+    let signed = app.signed("alipay.trade.wap.pay", biz, &[]);
+    let page = app
+        .http
+        .get(signed.url())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"id="pay""#), "{page}");
+    assert_eq!(
+        app.trade("ORDER_PYW").await["method"],
+        "alipay.trade.wap.pay"
+    );
+}

@@ -321,3 +321,22 @@ async fn the_binary_registers_apps_from_flags_and_a_config_file() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn nonsense_configuration_is_refused_at_start() {
+    let negative = alipay_sandbox::SandboxConfig {
+        time_scale: -1.0,
+        ..alipay_sandbox::SandboxConfig::default()
+    };
+    let error = alipay_sandbox::Sandbox::start(negative).await.unwrap_err();
+    assert!(error.to_string().contains("time_scale"), "{error}");
+    let bad_app = alipay_sandbox::SandboxConfig {
+        apps: vec![alipay_sandbox::AppConfig::new(
+            "not digits",
+            app_public_key(),
+        )],
+        ..alipay_sandbox::SandboxConfig::default()
+    };
+    let error = alipay_sandbox::Sandbox::start(bad_app).await.unwrap_err();
+    assert!(error.to_string().contains("app_id"), "{error}");
+}
