@@ -232,6 +232,31 @@ mod tests {
     }
 
     #[test]
+    fn the_form_posts_every_signed_parameter_escaped() {
+        let key = crate::PrivateKey::generate().expect("key");
+        let params: crate::content::Params = [
+            ("app_id", "1"),
+            ("biz_content", r#"{"subject":"<b>&\"q\"'"}"#),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let signed = SignedRequest::sign(
+            params,
+            &key,
+            crate::SignType::Rsa2,
+            "https://gw.example/gateway.do",
+        )
+        .expect("sign");
+        let html = signed.form_html();
+        assert!(html.starts_with(r#"<form name="punchout_form" method="post" action="https://gw.example/gateway.do?charset=utf-8">"#));
+        assert!(html.contains(r#"<input type="hidden" name="biz_content" value="{&quot;subject&quot;:&quot;&lt;b&gt;&amp;\&quot;q\&quot;&#39;&quot;}">"#), "{html}");
+        assert!(html.contains(&format!(r#"name="sign" value="{}""#, signed.signature())));
+        assert!(html.contains(r#"name="sign_type" value="RSA2""#));
+        assert!(html.ends_with("<script>document.forms[0].submit();</script>"));
+    }
+
+    #[test]
     fn html_escaping() {
         assert_eq!(
             escape_html(r#"{"a":"<b>&'"}"#),

@@ -84,14 +84,20 @@ async fn a_return_alone_never_marks_an_order_paid() {
 async fn reconciliation_finds_payments_whose_notifications_were_all_lost() {
     let app = spawn_app().await;
     let buyer = app.buyer("alice").await;
-    app.fault("drop_notifications", 1000).await;
+    app.fault("drop_notifications", 1_000_000).await;
+    // `RECONCILE_ORDERS` scales it up (bench/soak.sh); one course per order.
+    let n: usize = std::env::var("RECONCILE_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    app.add_courses(n).await;
     let mut numbers = Vec::new();
-    for course in [1, 2, 3] {
-        let order = app.order(&buyer, &[course]).await;
+    for i in 0..n {
+        let order = app.order(&buyer, &[1000 + i as i64]).await;
         app.pay(&order).await;
         numbers.push(order["out_trade_no"].as_str().unwrap().to_owned());
     }
-    let unpaid = app.order(&buyer, &[4]).await;
+    let unpaid = app.order(&buyer, &[1]).await;
     app.open_cashier(&unpaid).await;
 
     let pass = shop::jobs::reconcile_once(&app.ctx).await.unwrap();

@@ -71,6 +71,10 @@ async fn fifty_concurrent_duplicates_of_each_notification_fulfil_each_order_once
     }
 
     let n = orders_n as i64;
+    eprintln!(
+        "storm: {} notifications ({orders_n} orders × {copies} copies), all answered success",
+        orders_n * copies
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM orders WHERE status = 'paid'")
             .await,
