@@ -74,6 +74,7 @@ function renderHeader() {
           dataset: { focusKey: 'logout' },
           onclick: () => {
             clearSession();
+            document.getElementById('toasts')?.replaceChildren();
             navigate('/login?reason=logout');
           },
         },

@@ -238,6 +238,7 @@ try {
   await page.getByRole('button', { name: 'Switch to English' }).click();
   await page.getByRole('heading', { level: 1, name: 'My orders' }).waitFor();
   assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), '切换到中文', 'focus stays on the language switch');
   await page.reload();
   await page.getByRole('heading', { level: 1, name: 'My orders' }).waitFor();
   await order.getByText('Paid', { exact: true }).waitFor();

@@ -86,7 +86,7 @@ export function renderLogin({ root, query }) {
       h('p', { class: 'auth-switch' }, t('login.noAccount'), ' ', h('a', { href: linkKeepingNext('/register', query) }, t('login.toRegister'))),
     ),
   );
-  (query.get('username') ? password.input : username.input).focus({ preventScroll: true });
+  focusUnlessInHeader(query.get('username') ? password.input : username.input);
 }
 
 export function renderRegister({ root, query }) {
@@ -159,5 +159,10 @@ export function renderRegister({ root, query }) {
       h('p', { class: 'auth-switch' }, t('register.haveAccount'), ' ', h('a', { href: linkKeepingNext('/login', query) }, t('register.toLogin'))),
     ),
   );
-  username.input.focus({ preventScroll: true });
+  focusUnlessInHeader(username.input);
+}
+
+// The first field gets focus, unless the user is in the header (e.g. just switched language).
+function focusUnlessInHeader(input) {
+  if (!document.getElementById('site-header')?.contains(document.activeElement)) input.focus({ preventScroll: true });
 }
