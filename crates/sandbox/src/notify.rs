@@ -161,10 +161,14 @@ async fn dispatch_due(shared: &Arc<Shared>) -> Result<Option<i64>, SandboxError>
             tokio::spawn(deliver_scheduled(Arc::clone(shared), row));
         }
     }
+    // Due rows left unclaimed wait for an earlier notification of their trade (or for room in
+    // this batch); the release of an attempt wakes the dispatcher for them, so only the future
+    // matters here (looking at them would spin).
     Ok(schedule
         .into_iter()
-        .find(|(id, _)| !shared.dispatch.is_in_flight(*id))
-        .map(|(_, at)| at.max(now_ms)))
+        .filter(|(id, _)| !shared.dispatch.is_in_flight(*id))
+        .map(|(_, at)| at)
+        .find(|at| *at > now_ms))
 }
 
 /// One scheduled attempt, faults and all, then the schedule moves on.
