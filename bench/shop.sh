@@ -37,7 +37,9 @@ esac
 SHOP_DATABASE_URL="$database_url" SHOP_RUN_JOBS=false SHOP_LOGIN_PER_MINUTE=100000 RUST_LOG=warn \
   "$target/shop" serve --listen "127.0.0.1:$port" --data-dir "$work" >"$work/shop.log" 2>&1 &
 shop_pid=$!
-for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+ready=0
+for _ in $(seq 300); do curl -sf "$base/readyz" >/dev/null && { ready=1; break; }; sleep 0.1; done
+[ "$ready" = 1 ] || { echo "the shop did not start:" >&2; cat "$work/shop.log" >&2; exit 1; }
 export TOKEN="$("$target/examples/benchtool" setup --base "$base" --database-url "$database_url" --courses 3000)"
 
 echo "== machine: $(nproc) cores; openssl speed -multi 2 -seconds 5 rsa2048"

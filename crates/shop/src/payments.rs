@@ -226,7 +226,7 @@ pub async fn place_order(
             Err(e) => return Err(e.into()),
         }
     }
-    orders::insert(
+    let order = orders::insert(
         &mut tx,
         &out_trade_no,
         request.user_id,
@@ -237,10 +237,6 @@ pub async fn place_order(
     .await?;
     tx.commit().await?;
     metrics::counter!("shop_orders_created_total").increment(1);
-
-    let order = orders::get(&ctx.db, &out_trade_no)
-        .await?
-        .ok_or(PaymentError::OrderNotFound)?;
     let pay_url = pay_link(ctx, &order)?;
     Ok(Placed {
         order,

@@ -84,11 +84,14 @@ impl utoipa::Modify for BearerAuth {
 /// The API routes with their OpenAPI description, built from the same registrations so the two
 /// cannot drift apart.
 fn api(config: &Config) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let per_login = Duration::from_millis(60_000 / u64::from(config.login_per_minute.max(1)));
+    // One token back every 60 s / n, at most n at once; n is clamped so the period never rounds to
+    // zero (which the limiter refuses).
+    let per_minute = config.login_per_minute.clamp(1, 1_000_000);
+    let per_login = Duration::from_secs(60) / per_minute;
     let mut governor = GovernorConfigBuilder::default().key_extractor(PeerIpKeyExtractor);
     governor
         .period(per_login)
-        .burst_size(config.login_per_minute.max(1))
+        .burst_size(per_minute)
         .error_handler(|_| error::ApiError::RateLimited.into_response());
     let governor = governor
         .finish()

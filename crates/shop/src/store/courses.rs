@@ -59,22 +59,25 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<CourseRow>, StoreError> {
     found.as_ref().map(row).transpose()
 }
 
-/// The courses among `ids` that exist.
+/// The courses among `ids` that exist (at most [`crate::domain::checkout::MAX_LINES`] + 1 ids
+/// are looked up; checkout refuses longer lists anyway).
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Course>, StoreError> {
-    // The catalog is small; filtering in memory keeps the SQL portable (no array binds).
-    Ok(list_all(db)
-        .await?
-        .into_iter()
-        .map(|c| c.course)
-        .filter(|c| ids.contains(&c.id))
-        .collect())
-}
-
-async fn list_all(db: &Db) -> Result<Vec<CourseRow>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM courses ORDER BY id"))
-        .fetch_all(db.reader())
-        .await?;
-    rows.iter().map(row).collect()
+    let ids = &ids[..ids.len().min(crate::domain::checkout::MAX_LINES + 1)];
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // `IN ($1, $2, …)`: portable, unlike array binds.
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM courses WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(db.reader()).await?;
+    rows.iter().map(|r| row(r).map(|c| c.course)).collect()
 }
 
 /// Fills an empty catalog with the demo courses.

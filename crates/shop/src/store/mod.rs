@@ -183,8 +183,15 @@ fn sqlite_pragmas(
     _meta: sqlx::pool::PoolConnectionMetadata,
 ) -> ConnectFuture<'_> {
     Box::pin(async move {
-        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
-            .await?;
+        // One statement per call: not every driver path runs the rest of a multi-statement string.
+        for pragma in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 10000",
+        ] {
+            conn.execute(pragma).await?;
+        }
         Ok(())
     })
 }

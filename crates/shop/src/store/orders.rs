@@ -84,7 +84,7 @@ fn order(row: &AnyRow) -> Result<Order, StoreError> {
     })
 }
 
-/// Stores a new unpaid order with its lines, its pay link issued now.
+/// Stores a new unpaid order with its lines, its pay link issued now, and returns it.
 pub async fn insert(
     tx: &mut Tx,
     out_trade_no: &str,
@@ -92,7 +92,7 @@ pub async fn insert(
     priced: &Priced,
     expires_at: i64,
     first_check_at: i64,
-) -> Result<i64, StoreError> {
+) -> Result<Order, StoreError> {
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (out_trade_no, user_id, subject, total_fen, status, created_at, updated_at, expires_at, pay_link_at, next_check_at) \
@@ -119,7 +119,31 @@ pub async fn insert(
             .execute(&mut **tx)
             .await?;
     }
-    Ok(id)
+    Ok(Order {
+        id,
+        out_trade_no: out_trade_no.to_owned(),
+        user_id,
+        subject: priced.subject.clone(),
+        total: priced.total,
+        status: OrderStatus::Unpaid,
+        trade_no: None,
+        paid_at: None,
+        refunded: Money::ZERO,
+        created_at: now,
+        expires_at,
+        pay_link_at: Some(now),
+        check_attempts: 0,
+        items: priced
+            .lines
+            .iter()
+            .map(|line| Item {
+                course_id: line.course_id,
+                course_name: line.name.clone(),
+                price: line.price,
+                real_price: line.real_price,
+            })
+            .collect(),
+    })
 }
 
 async fn items(
