@@ -21,6 +21,8 @@ pub enum ApiError {
         code: &'static str,
         /// Human message.
         message: String,
+        /// Structured facts a client can show (e.g. the real price).
+        details: Option<serde_json::Value>,
     },
     /// 401.
     #[error("{0}")]
@@ -56,6 +58,7 @@ impl ApiError {
         ApiError::Invalid {
             code,
             message: message.into(),
+            details: None,
         }
     }
 
@@ -87,6 +90,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
+    /// Structured facts for some codes: `price_mismatch` gives `{"expected": "199.00", "claimed": "1.00"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
@@ -97,10 +104,15 @@ impl IntoResponse for ApiError {
             ApiError::Upstream(cause) => tracing::warn!(%cause, "upstream error"),
             _ => {}
         }
+        let details = match &self {
+            ApiError::Invalid { details, .. } => details.clone(),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: code.to_owned(),
                 message: self.to_string(),
+                details,
             },
         };
         (status, Json(body)).into_response()
@@ -125,7 +137,17 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::AmountOutOfRange(_) => "amount_out_of_range",
             CheckoutError::Subject => "invalid_subject",
         };
-        ApiError::invalid(code, error.to_string())
+        let details = match error {
+            CheckoutError::PriceMismatch { expected, claimed } => {
+                Some(serde_json::json!({ "expected": expected, "claimed": claimed }))
+            }
+            _ => None,
+        };
+        ApiError::Invalid {
+            code,
+            message: error.to_string(),
+            details,
+        }
     }
 }
 

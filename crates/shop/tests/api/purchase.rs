@@ -68,6 +68,10 @@ async fn a_tampered_price_is_refused_and_nothing_is_stored() {
             .unwrap()
             .contains("138.00")
     );
+    assert_eq!(
+        body["error"]["details"],
+        serde_json::json!({"expected": "138.00", "claimed": "0.01"})
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM orders").await, 0);
 }
 

@@ -38,12 +38,22 @@ async fn fifty_concurrent_duplicates_of_each_notification_fulfil_each_order_once
     for order in &orders {
         app.pay(order).await;
     }
-    // One body per order (the sandbox's retries were dropped too).
+    // One body per order (the sandbox's retries were dropped too). Deliveries are attempted
+    // asynchronously after each payment, so wait until every order has one.
     let mut bodies = std::collections::BTreeMap::new();
-    for delivery in app.deliveries().await {
-        bodies
-            .entry(delivery["out_trade_no"].as_str().unwrap().to_owned())
-            .or_insert_with(|| delivery["body"].as_str().unwrap().to_owned());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while bodies.len() < orders_n {
+        for delivery in app.deliveries().await {
+            bodies
+                .entry(delivery["out_trade_no"].as_str().unwrap().to_owned())
+                .or_insert_with(|| delivery["body"].as_str().unwrap().to_owned());
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {orders_n} notifications attempted",
+            bodies.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let bodies: Vec<String> = bodies.into_values().collect();
     assert_eq!(bodies.len(), orders_n);

@@ -134,14 +134,32 @@ async fn two_instances_on_one_postgres_pay_every_order_exactly_once() {
 
     // Half the orders: their notification, 10 copies to each instance at once. The other half is
     // left to the reconciliation jobs, which run on both instances.
-    let deliveries: Value = http
-        .get(sandbox.url("/api/notifications"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Each payment's (dropped) delivery is attempted asynchronously: wait until all exist.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deliveries = loop {
+        let deliveries: Value = http
+            .get(sandbox.url("/api/notifications"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let attempted: std::collections::HashSet<&str> = deliveries
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["out_trade_no"].as_str())
+            .collect();
+        if numbers.iter().all(|no| attempted.contains(no.as_str())) {
+            break deliveries;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every payment was notified"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let limit = Arc::new(Semaphore::new(32));
     let mut tasks = Vec::new();
     for no in numbers.iter().step_by(2) {
