@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 db="${1:-sqlite}"
 target="${CARGO_TARGET_DIR:-target}/release"
 oha="${OHA:-$(command -v oha || echo /root/.local/oha/bin/oha)}"
-threads=2
+threads=1
 duration="${DURATION:-15s}"
 port="${PORT:-18700}"
 base="http://127.0.0.1:$port"

@@ -127,6 +127,7 @@ impl Application {
         };
         let state = AppState {
             ctx: Context {
+                order_writer: crate::store::order_writer::OrderWriter::spawn(db.clone()),
                 db,
                 alipay,
                 settings: Arc::new(settings),

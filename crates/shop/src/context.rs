@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::store::Db;
+use crate::store::order_writer::OrderWriter;
 
 /// Settings the payment logic reads, taken from [`crate::config::Config`] once at start.
 #[derive(Clone, Debug)]
@@ -29,6 +30,8 @@ pub struct Context {
     pub db: Db,
     /// Alipay (or the sandbox standing in for it).
     pub alipay: alipay::Client,
+    /// New orders, stored in batches.
+    pub order_writer: OrderWriter,
     /// Payment settings.
     pub settings: Arc<Settings>,
 }

@@ -6,7 +6,6 @@
 //! together with what the change implies (fulfilment, revocation, outbox jobs, the audit event).
 //! Replaying any trigger finds the order already moved and changes nothing.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use alipay::api::{ApiRequest, TradeQuery};
@@ -18,6 +17,7 @@ use crate::domain::checkout::{self, CheckoutError};
 use crate::domain::{OrderStatus, Transition, ids};
 use crate::store::jobs::{self, JobKind};
 use crate::store::notifications::{self, Received};
+use crate::store::order_writer::{Claim, NewOrder, Written};
 use crate::store::orders::{self, Order, StatusFields};
 use crate::store::{self, StoreError, Tx, courses, events, idempotency, now_ms, refunds};
 
@@ -190,8 +190,8 @@ pub async fn place_order(
     {
         return Ok(replay);
     }
-    let catalog = courses::by_ids(&ctx.db, request.course_ids).await?;
-    let owned: HashSet<i64> = orders::owned_course_ids(&ctx.db, request.user_id).await?;
+    let (catalog, owned) =
+        courses::for_checkout(&ctx.db, request.user_id, request.course_ids).await?;
     let priced = checkout::price(
         request.course_ids,
         &catalog,
@@ -204,38 +204,31 @@ pub async fn place_order(
     let expires_at = now + millis(ctx.settings.order_ttl);
     let first_check = now + millis(ctx.settings.reconcile_after);
 
-    let mut tx = ctx.db.begin().await?;
-    if let Some(key) = request.idempotency_key {
-        match idempotency::claim(
-            &mut tx,
-            request.user_id,
-            ORDER_SCOPE,
-            key,
-            &request_hash,
-            &out_trade_no,
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                drop(tx);
-                return replay(ctx, request.user_id, key, &request_hash)
-                    .await?
-                    .ok_or(PaymentError::IdempotencyMismatch);
-            }
-            Err(e) => return Err(e.into()),
+    let written = ctx
+        .order_writer
+        .write(NewOrder {
+            out_trade_no,
+            user_id: request.user_id,
+            priced,
+            expires_at,
+            first_check_at: first_check,
+            claim: request.idempotency_key.map(|key| Claim {
+                scope: ORDER_SCOPE,
+                key: key.to_owned(),
+                request_hash: request_hash.clone(),
+            }),
+        })
+        .await?;
+    let order = match written {
+        Written::Created(order) => order,
+        // A concurrent retry with the same key won: answer with its order.
+        Written::KeyTaken => {
+            let key = request.idempotency_key.unwrap_or_default();
+            return replay(ctx, request.user_id, key, &request_hash)
+                .await?
+                .ok_or(PaymentError::IdempotencyMismatch);
         }
-    }
-    let order = orders::insert(
-        &mut tx,
-        &out_trade_no,
-        request.user_id,
-        &priced,
-        expires_at,
-        first_check,
-    )
-    .await?;
-    tx.commit().await?;
+    };
     metrics::counter!("shop_orders_created_total").increment(1);
     let pay_url = pay_link(ctx, &order)?;
     Ok(Placed {

@@ -1,5 +1,7 @@
 //! The catalog.
 
+use std::collections::HashSet;
+
 use sqlx::Row;
 
 use super::{Db, StoreError};
@@ -59,25 +61,40 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<CourseRow>, StoreError> {
     found.as_ref().map(row).transpose()
 }
 
-/// The courses among `ids` that exist (at most [`crate::domain::checkout::MAX_LINES`] + 1 ids
-/// are looked up; checkout refuses longer lists anyway).
-pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Course>, StoreError> {
+/// The courses among `ids` that exist, and which of them `user_id` owns already: everything
+/// checkout needs, in one query (at most [`crate::domain::checkout::MAX_LINES`] + 1 ids are
+/// looked up; checkout refuses longer lists anyway).
+pub async fn for_checkout(
+    db: &Db,
+    user_id: i64,
+    ids: &[i64],
+) -> Result<(Vec<Course>, HashSet<i64>), StoreError> {
     let ids = &ids[..ids.len().min(crate::domain::checkout::MAX_LINES + 1)];
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), HashSet::new()));
     }
-    // `IN ($1, $2, …)`: portable, unlike array binds.
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    // `IN ($2, $3, …)`: portable, unlike array binds.
+    let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "SELECT {COLUMNS} FROM courses WHERE id IN ({})",
+        "SELECT {COLUMNS}, (SELECT COUNT(*) FROM enrollments e WHERE e.user_id = $1 AND e.course_id = courses.id) AS owned \
+         FROM courses WHERE id IN ({})",
         placeholders.join(", ")
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query(&sql).bind(user_id);
     for id in ids {
         query = query.bind(*id);
     }
-    let rows = query.fetch_all(db.reader()).await?;
-    rows.iter().map(|r| row(r).map(|c| c.course)).collect()
+    let mut courses = Vec::new();
+    let mut owned = HashSet::new();
+    for found in query.fetch_all(db.reader()).await? {
+        let course = row(&found)?.course;
+        let count: i64 = found.try_get("owned")?;
+        if count > 0 {
+            owned.insert(course.id);
+        }
+        courses.push(course);
+    }
+    Ok((courses, owned))
 }
 
 /// Fills an empty catalog with the demo courses.

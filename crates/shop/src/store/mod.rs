@@ -13,6 +13,7 @@ pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod notifications;
+pub mod order_writer;
 pub mod orders;
 pub mod refunds;
 pub mod users;
@@ -40,6 +41,9 @@ pub enum StoreError {
     /// Anything else.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The order writer reported a failure of its batch.
+    #[error("database error: {0}")]
+    Batch(String),
     /// A stored value could not be understood.
     #[error("corrupt data: {0}")]
     Corrupt(String),

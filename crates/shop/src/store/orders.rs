@@ -6,7 +6,6 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, StoreError, Tx, now_ms};
-use crate::domain::checkout::Priced;
 use crate::domain::{Money, OrderStatus};
 
 /// A stored order.
@@ -81,68 +80,6 @@ fn order(row: &AnyRow) -> Result<Order, StoreError> {
         pay_link_at: row.try_get("pay_link_at")?,
         check_attempts: row.try_get("check_attempts")?,
         items: Vec::new(),
-    })
-}
-
-/// Stores a new unpaid order with its lines, its pay link issued now, and returns it.
-pub async fn insert(
-    tx: &mut Tx,
-    out_trade_no: &str,
-    user_id: i64,
-    priced: &Priced,
-    expires_at: i64,
-    first_check_at: i64,
-) -> Result<Order, StoreError> {
-    let now = now_ms();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO orders (out_trade_no, user_id, subject, total_fen, status, created_at, updated_at, expires_at, pay_link_at, next_check_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $6, $8) RETURNING id",
-    )
-    .bind(out_trade_no)
-    .bind(user_id)
-    .bind(&priced.subject)
-    .bind(priced.total.fen())
-    .bind(OrderStatus::Unpaid.as_str())
-    .bind(now)
-    .bind(expires_at)
-    .bind(first_check_at)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::from_sqlx)?;
-    for line in &priced.lines {
-        sqlx::query("INSERT INTO order_items (order_id, course_id, course_name, price_fen, real_price_fen) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id)
-            .bind(line.course_id)
-            .bind(&line.name)
-            .bind(line.price.fen())
-            .bind(line.real_price.fen())
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(Order {
-        id,
-        out_trade_no: out_trade_no.to_owned(),
-        user_id,
-        subject: priced.subject.clone(),
-        total: priced.total,
-        status: OrderStatus::Unpaid,
-        trade_no: None,
-        paid_at: None,
-        refunded: Money::ZERO,
-        created_at: now,
-        expires_at,
-        pay_link_at: Some(now),
-        check_attempts: 0,
-        items: priced
-            .lines
-            .iter()
-            .map(|line| Item {
-                course_id: line.course_id,
-                course_name: line.name.clone(),
-                price: line.price,
-                real_price: line.real_price,
-            })
-            .collect(),
     })
 }
 
