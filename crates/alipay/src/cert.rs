@@ -9,8 +9,15 @@
 //!
 //! Alipay's `.crt` files use 76-character base64 lines and CRLF line ends, which strict RFC 7468
 //! parsers refuse; the PEM reader used here accepts them.
+//!
+//! [`verify_chain`] checks that a certificate (a downloaded Alipay certificate, say) was issued,
+//! through the intermediates of its own file, by one of the configured root certificates, with
+//! signatures checked by aws-lc-rs and every certificate on the way within its validity dates.
+//! Certificate mode itself (SNs on every request, verification keys by SN, rotation) is
+//! [`crate::cert_mode`].
 
 use md5::{Digest, Md5};
+use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::{FromDer, X509Name};
 
@@ -33,6 +40,52 @@ pub enum CertError {
     },
 }
 
+/// Why a certificate is not trusted (see [`verify_chain`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// There is no certificate to check.
+    #[error("no certificate to check")]
+    Empty,
+    /// A certificate on the path has expired.
+    #[error("certificate {subject} expired on {not_after}")]
+    Expired {
+        /// The certificate's subject.
+        subject: String,
+        /// Its last valid day (`yyyy-MM-dd HH:mm:ss`, Beijing time).
+        not_after: String,
+    },
+    /// A certificate on the path is not valid yet.
+    #[error("certificate {subject} is not valid before {not_before}")]
+    NotYetValid {
+        /// The certificate's subject.
+        subject: String,
+        /// Its first valid day (`yyyy-MM-dd HH:mm:ss`, Beijing time).
+        not_before: String,
+    },
+    /// The issuer is neither in the chain nor among the trusted roots.
+    #[error(
+        "certificate {subject} is issued by {issuer}, which is neither in its file nor among the root certificates"
+    )]
+    UnknownIssuer {
+        /// The certificate's subject.
+        subject: String,
+        /// Its issuer.
+        issuer: String,
+    },
+    /// The issuer's key does not verify the certificate's signature.
+    #[error("the signature of certificate {subject} does not verify with the key of {issuer}")]
+    BadSignature {
+        /// The certificate's subject.
+        subject: String,
+        /// The issuer whose key was tried.
+        issuer: String,
+    },
+    /// The path goes round in circles or is absurdly long.
+    #[error("the certificate chain of {0} is longer than 8 certificates")]
+    TooLong(String),
+}
+
 /// One parsed certificate with the facts certificate mode needs.
 #[derive(Clone, Debug)]
 pub struct Certificate {
@@ -40,8 +93,19 @@ pub struct Certificate {
     sn: String,
     issuer: String,
     subject: String,
+    serial: String,
     rsa_signed: bool,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
 }
+
+impl PartialEq for Certificate {
+    fn eq(&self, other: &Certificate) -> bool {
+        self.der == other.der
+    }
+}
+
+impl Eq for Certificate {}
 
 impl Certificate {
     /// Parses one DER certificate.
@@ -61,13 +125,77 @@ impl Certificate {
             .algorithm
             .to_id_string()
             .starts_with("1.2.840.113549.1.1");
+        let validity = cert.validity();
         Ok(Certificate {
             der: der.to_vec(),
             sn,
             issuer,
             subject,
+            serial,
             rsa_signed,
+            not_before: validity.not_before.to_datetime(),
+            not_after: validity.not_after.to_datetime(),
         })
+    }
+
+    /// The serial number in decimal, as it enters the SN.
+    #[must_use]
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
+
+    /// The first instant the certificate is valid.
+    #[must_use]
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.not_before
+    }
+
+    /// The last instant the certificate is valid.
+    #[must_use]
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
+
+    /// Whether issuer and subject are the same name (a root, or a self-signed certificate).
+    #[must_use]
+    pub fn is_self_issued(&self) -> bool {
+        self.issuer == self.subject
+    }
+
+    /// Checks the validity dates at `at`.
+    pub fn check_validity(&self, at: OffsetDateTime) -> Result<(), ChainError> {
+        if at < self.not_before {
+            return Err(ChainError::NotYetValid {
+                subject: self.subject.clone(),
+                not_before: crate::time::format(self.not_before),
+            });
+        }
+        if at > self.not_after {
+            return Err(ChainError::Expired {
+                subject: self.subject.clone(),
+                not_after: crate::time::format(self.not_after),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `issuer`'s key verifies this certificate's signature (names are not compared).
+    /// Signature algorithms aws-lc-rs does not implement (SM2) never verify.
+    #[must_use]
+    pub fn is_signed_by(&self, issuer: &Certificate) -> bool {
+        let (Ok((_, child)), Ok((_, parent))) = (
+            X509Certificate::from_der(&self.der),
+            X509Certificate::from_der(&issuer.der),
+        ) else {
+            return false;
+        };
+        child.verify_signature(Some(parent.public_key())).is_ok()
+    }
+
+    /// `-----BEGIN CERTIFICATE-----` PEM, 64-character lines.
+    #[must_use]
+    pub fn to_pem(&self) -> String {
+        crate::keys::pem("CERTIFICATE", &self.der)
     }
 
     /// The certificate SN: `md5(issuer + serial)`, 32 lower-case hex digits.
@@ -135,6 +263,47 @@ pub fn root_cert_sn(pem: &[u8]) -> Result<String, CertError> {
         .map(|c| c.sn)
         .collect();
     Ok(sns.join("_"))
+}
+
+/// Checks that `chain[0]` (the leaf) was issued by one of `roots`, through the other certificates
+/// of `chain` (the intermediates an Alipay certificate file carries after its leaf), every
+/// signature verifying and every certificate on the path valid at `at`.
+///
+/// This is how a downloaded Alipay certificate earns trust in certificate mode: the root bundle
+/// is configured by the merchant, everything else must chain to it.
+pub fn verify_chain(
+    chain: &[Certificate],
+    roots: &[Certificate],
+    at: OffsetDateTime,
+) -> Result<(), ChainError> {
+    let mut current = chain.first().ok_or(ChainError::Empty)?;
+    for _ in 0..8 {
+        current.check_validity(at)?;
+        if roots.contains(current) {
+            return Ok(());
+        }
+        let candidates: Vec<&Certificate> = roots
+            .iter()
+            .chain(chain.iter())
+            .filter(|c| c.subject == current.issuer && *c != current)
+            .collect();
+        if candidates.is_empty() {
+            return Err(ChainError::UnknownIssuer {
+                subject: current.subject.clone(),
+                issuer: current.issuer.clone(),
+            });
+        }
+        let Some(issuer) = candidates.into_iter().find(|c| current.is_signed_by(c)) else {
+            return Err(ChainError::BadSignature {
+                subject: current.subject.clone(),
+                issuer: current.issuer.clone(),
+            });
+        };
+        current = issuer;
+    }
+    Err(ChainError::TooLong(
+        chain.first().map(|c| c.subject.clone()).unwrap_or_default(),
+    ))
 }
 
 /// RFC 2253 string of a name as Java writes it: RDNs last to first, attributes by keyword.

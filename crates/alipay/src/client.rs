@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use crate::api::ApiRequest;
+use crate::api::{AlipayCertDownload, AlipayCertDownloadResponse, ApiRequest};
+use crate::cert_mode::CertMode;
 use crate::content::Params;
 use crate::error::{Error, SignatureError, TransportError, VerifyError};
 use crate::keys::{PublicKey, SignType, Signer};
@@ -17,7 +18,8 @@ use crate::request::{Gateway, SignedRequest, check_callback_url};
 use crate::response;
 
 /// An Alipay app: signs requests with the app private key and verifies responses,
-/// notifications and returns with the Alipay public key. Cheap to clone.
+/// notifications and returns with the Alipay public key, or, in certificate mode
+/// ([`ClientBuilder::certificates`]), with the Alipay certificates' keys. Cheap to clone.
 ///
 /// ```
 /// use alipay::{Client, Gateway, Money, PrivateKey, PublicKey, WebPay};
@@ -42,6 +44,7 @@ struct Inner {
     signer: Arc<dyn Signer>,
     sign_type: SignType,
     alipay_public_key: PublicKey,
+    cert_mode: Option<Arc<CertMode>>,
     gateway: Gateway,
     notify_url: Option<String>,
     return_url: Option<String>,
@@ -56,6 +59,7 @@ impl fmt::Debug for Client {
             .field("sign_type", &self.inner.sign_type)
             .field("gateway", &self.inner.gateway)
             .field("alipay_public_key", &self.inner.alipay_public_key)
+            .field("cert_mode", &self.inner.cert_mode)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +71,7 @@ pub struct ClientBuilder {
     app_id: String,
     signer: Arc<dyn Signer>,
     alipay_public_key: PublicKey,
+    cert_mode: Option<CertMode>,
     sign_type: SignType,
     gateway: Gateway,
     notify_url: Option<String>,
@@ -89,6 +94,7 @@ impl Client {
             app_id: app_id.into(),
             signer: Arc::new(app_private_key),
             alipay_public_key,
+            cert_mode: None,
             sign_type: SignType::Rsa2,
             gateway: Gateway::Production,
             notify_url: None,
@@ -98,6 +104,17 @@ impl Client {
             connect_timeout: Duration::from_secs(5),
             http: None,
         }
+    }
+
+    /// Starts a client in certificate mode (公钥证书模式): requests carry `app_cert_sn` and
+    /// `alipay_root_cert_sn`, and what Alipay signs is verified with the Alipay certificate's key.
+    pub fn builder_with_certificates(
+        app_id: impl Into<String>,
+        app_private_key: impl Signer + 'static,
+        certificates: CertMode,
+    ) -> ClientBuilder {
+        Client::builder(app_id, app_private_key, certificates.alipay_public_key())
+            .certificates(certificates)
     }
 
     /// The app id.
@@ -118,10 +135,18 @@ impl Client {
         &self.inner.gateway
     }
 
-    /// The Alipay public key responses and notifications are verified with.
+    /// The Alipay public key responses and notifications are verified with. In certificate mode,
+    /// the key of the Alipay certificate configured at build time; see [`Client::cert_mode`] for
+    /// certificates learnt since.
     #[must_use]
     pub fn alipay_public_key(&self) -> &PublicKey {
         &self.inner.alipay_public_key
+    }
+
+    /// The certificates, in certificate mode.
+    #[must_use]
+    pub fn cert_mode(&self) -> Option<&CertMode> {
+        self.inner.cert_mode.as_deref()
     }
 
     /// The common parameters of a request to `method` at `timestamp`, unsigned.
@@ -138,6 +163,13 @@ impl Client {
             params.insert(k.to_owned(), v.to_owned());
         }
         params.insert("timestamp".into(), crate::time::format(timestamp));
+        if let Some(certs) = &self.inner.cert_mode {
+            params.insert("app_cert_sn".into(), certs.app_cert_sn().to_owned());
+            params.insert(
+                "alipay_root_cert_sn".into(),
+                certs.alipay_root_cert_sn().to_owned(),
+            );
+        }
         params
     }
 
@@ -182,10 +214,91 @@ impl Client {
     }
 
     /// Calls a server API and returns its verified, typed response.
+    ///
+    /// In certificate mode, a response signed with an Alipay certificate this client does not
+    /// know yet makes it download that certificate first ([`Client::download_alipay_cert`]).
     pub async fn execute<R: ApiRequest>(&self, request: &R) -> Result<R::Response, Error> {
         let signed = self.sign_api_request(request, crate::time::now())?;
         let body = self.post(R::METHOD, &signed).await?;
+        if let Some(certs) = &self.inner.cert_mode
+            && let Ok(envelope) = response::envelope(&body, R::METHOD)
+            && let Some(sn) = envelope.alipay_cert_sn
+            && envelope.sign.is_some()
+            && certs.alipay_public_key_for(&sn).is_none()
+        {
+            self.download_alipay_cert(&sn).await?;
+        }
         self.read_response(R::METHOD, &body)
+    }
+
+    /// Certificate mode: downloads the Alipay certificate `sn` with
+    /// `alipay.open.app.alipaycert.download`, checks that it chains to the configured root bundle
+    /// and that the download itself is signed by a trusted Alipay certificate, then keeps it (it
+    /// becomes the newest). Returns its SN.
+    pub async fn download_alipay_cert(&self, sn: &str) -> Result<String, Error> {
+        const METHOD: &str = AlipayCertDownload::METHOD_NAME;
+        let certs =
+            self.inner.cert_mode.as_deref().ok_or_else(|| {
+                Error::Config("download_alipay_cert needs certificate mode".into())
+            })?;
+        let signature_error = |kind| Error::Signature {
+            method: METHOD.to_owned(),
+            kind,
+        };
+        let decode_error = |e: serde_json::Error| Error::Decode {
+            method: METHOD.to_owned(),
+            detail: e.to_string(),
+        };
+        let signed = self.sign_api_request(&AlipayCertDownload::new(sn), crate::time::now())?;
+        let body = self.post(METHOD, &signed).await?;
+        let envelope = response::envelope(&body, METHOD).map_err(signature_error)?;
+        if let Err(error) = response::status(envelope.node).map_err(decode_error)? {
+            // Reported, never acted on: an error changes nothing here.
+            return Err(if envelope.is_error_response {
+                Error::Gateway {
+                    method: METHOD.to_owned(),
+                    error: Box::new(error),
+                }
+            } else {
+                Error::Api {
+                    method: METHOD.to_owned(),
+                    error: Box::new(error),
+                }
+            });
+        }
+        let node: AlipayCertDownloadResponse =
+            serde_json::from_str(envelope.node).map_err(decode_error)?;
+        let pem = crate::keys::decode_signature(&node.alipay_cert_content).ok_or_else(|| {
+            Error::Decode {
+                method: METHOD.to_owned(),
+                detail: "alipay_cert_content is not base64".into(),
+            }
+        })?;
+        let trusted = certs
+            .check_alipay_cert(&pem, crate::time::now())
+            .map_err(|e| {
+                signature_error(SignatureError::UntrustedCertificate {
+                    sn: sn.to_owned(),
+                    reason: e.to_string(),
+                })
+            })?;
+        if trusted.sn() != sn {
+            return Err(signature_error(SignatureError::UntrustedCertificate {
+                sn: sn.to_owned(),
+                reason: format!("the download holds certificate {} instead", trusted.sn()),
+            }));
+        }
+        // The download is signed by Alipay too: with the certificate it delivers, or one we know.
+        let signer = match envelope.alipay_cert_sn.as_deref() {
+            Some(signer) if signer == trusted.sn() => trusted.public_key().clone(),
+            Some(signer) => certs.alipay_public_key_for(signer).ok_or_else(|| {
+                signature_error(SignatureError::UnknownCertificate(signer.into()))
+            })?,
+            None => certs.alipay_public_key(),
+        };
+        response::verify_node(&envelope, &signer, self.inner.sign_type).map_err(signature_error)?;
+        certs.add_alipay_cert(trusted);
+        Ok(sn.to_owned())
     }
 
     /// Builds and signs a server API request without sending it.
@@ -235,12 +348,14 @@ impl Client {
                 error: Box::new(error),
             });
         }
-        response::verify_node(
-            &envelope,
-            &self.inner.alipay_public_key,
-            self.inner.sign_type,
-        )
-        .map_err(signature_error)?;
+        let key = match (&self.inner.cert_mode, envelope.alipay_cert_sn.as_deref()) {
+            (Some(certs), Some(sn)) => certs
+                .alipay_public_key_for(sn)
+                .ok_or_else(|| signature_error(SignatureError::UnknownCertificate(sn.into())))?,
+            (Some(certs), None) => certs.alipay_public_key(),
+            (None, _) => self.inner.alipay_public_key.clone(),
+        };
+        response::verify_node(&envelope, &key, self.inner.sign_type).map_err(signature_error)?;
         if let Err(error) = response::status(envelope.node).map_err(decode_error)? {
             return Err(Error::Api {
                 method: method.to_owned(),
@@ -284,15 +399,48 @@ impl Client {
         })
     }
 
+    /// The keys notifications and returns are checked with: the Alipay public key, or in
+    /// certificate mode every Alipay certificate known, the newest first (notifications carry no
+    /// SN saying which one signed them).
+    fn notification_keys(&self) -> Vec<PublicKey> {
+        match &self.inner.cert_mode {
+            Some(certs) => certs.alipay_public_keys(),
+            None => vec![self.inner.alipay_public_key.clone()],
+        }
+    }
+
     /// Verifies an asynchronous notification (the raw POST body) and returns it typed.
     pub fn verify_notification(&self, body: &[u8]) -> Result<Notification, VerifyError> {
-        notify::verify_notification(body, &self.inner.alipay_public_key, self.inner.sign_type)
+        first_that_verifies(&self.notification_keys(), |key| {
+            notify::verify_notification(body, key, self.inner.sign_type)
+        })
     }
 
     /// Verifies the browser's return (the raw query string) and returns it typed.
     pub fn verify_return(&self, query: &str) -> Result<ReturnParams, VerifyError> {
-        notify::verify_return(query, &self.inner.alipay_public_key, self.inner.sign_type)
+        first_that_verifies(&self.notification_keys(), |key| {
+            notify::verify_return(query, key, self.inner.sign_type)
+        })
     }
+}
+
+/// The first key whose check passes; otherwise the first key's error (a bad signature, or a
+/// problem no key would change).
+fn first_that_verifies<T>(
+    keys: &[PublicKey],
+    check: impl Fn(&PublicKey) -> Result<T, VerifyError>,
+) -> Result<T, VerifyError> {
+    let mut first_error = None;
+    for key in keys {
+        match check(key) {
+            Ok(verified) => return Ok(verified),
+            Err(VerifyError::BadSignature) => {
+                first_error.get_or_insert(VerifyError::BadSignature);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Err(first_error.unwrap_or(VerifyError::BadSignature))
 }
 
 fn classify(error: &reqwest::Error) -> TransportError {
@@ -327,6 +475,15 @@ impl ClientBuilder {
     /// The default `return_url` of pay links.
     pub fn return_url(mut self, url: impl Into<String>) -> ClientBuilder {
         self.return_url = Some(url.into());
+        self
+    }
+
+    /// Certificate mode (公钥证书模式): sends `app_cert_sn` and `alipay_root_cert_sn` with every
+    /// request and verifies responses, notifications and returns with the Alipay certificates'
+    /// keys instead of the public key given to [`Client::builder`]. RSA2 only.
+    pub fn certificates(mut self, certificates: CertMode) -> ClientBuilder {
+        self.alipay_public_key = certificates.alipay_public_key();
+        self.cert_mode = Some(certificates);
         self
     }
 
@@ -366,6 +523,11 @@ impl ClientBuilder {
                 self.app_id
             )));
         }
+        if self.cert_mode.is_some() && self.sign_type != SignType::Rsa2 {
+            return Err(Error::Config(
+                "certificate mode signs with RSA2 only; set sign_type to RSA2".into(),
+            ));
+        }
         if self.sign_type == SignType::Rsa2 && self.alipay_public_key.bits() < 2048 {
             return Err(Error::Key {
                 which: "Alipay public key",
@@ -397,6 +559,7 @@ impl ClientBuilder {
                 signer: self.signer,
                 sign_type: self.sign_type,
                 alipay_public_key: self.alipay_public_key,
+                cert_mode: self.cert_mode.map(Arc::new),
                 gateway: self.gateway,
                 notify_url: self.notify_url,
                 return_url: self.return_url,

@@ -11,6 +11,17 @@
 //! return_url = "https://shop.example.com/alipay/return"
 //! timeout_secs = 15
 //! ```
+//!
+//! Certificate mode (公钥证书模式) replaces `alipay_public_key` with the three files from the
+//! Alipay console:
+//!
+//! ```toml
+//! app_cert_file = "certs/appCertPublicKey_2021000000000001.crt"
+//! alipay_cert_file = "certs/alipayCertPublicKey_RSA2.crt"
+//! alipay_root_cert_file = "certs/alipayRootCert.crt"
+//! ```
+//!
+//! A shop still on the retired MD5 interface adds `[alipay.legacy]` ([`LegacyConfig`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,16 +29,20 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cert_mode::CertMode;
 use crate::client::Client;
 use crate::error::Error;
 use crate::keys::{PrivateKey, PublicKey, SignType};
 use crate::request::Gateway;
 
+pub use crate::legacy::LegacyConfig;
+
 /// An Alipay app's settings. Relative key paths are resolved against the config file's folder.
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlipayConfig {
-    /// The app id (`2021…`, sandbox `9021…`).
+    /// The app id (`2021…`, sandbox `9021…`). May be left out when only `[alipay.legacy]` is used.
+    #[serde(default)]
     pub app_id: String,
     /// The app private key, inline (any form [`PrivateKey::parse`] takes).
     pub app_private_key: Option<String>,
@@ -53,6 +68,15 @@ pub struct AlipayConfig {
     pub seller_id: Option<String>,
     /// API call timeout in seconds (default 15).
     pub timeout_secs: Option<u64>,
+    /// Certificate mode: the app certificate (`appCertPublicKey_<app_id>.crt`).
+    pub app_cert_file: Option<PathBuf>,
+    /// Certificate mode: the Alipay certificate (`alipayCertPublicKey_RSA2.crt`); replaces
+    /// `alipay_public_key`.
+    pub alipay_cert_file: Option<PathBuf>,
+    /// Certificate mode: Alipay's root bundle (`alipayRootCert.crt`).
+    pub alipay_root_cert_file: Option<PathBuf>,
+    /// The retired MD5 interface (`[alipay.legacy]`), deprecated.
+    pub legacy: Option<LegacyConfig>,
 }
 
 impl fmt::Debug for AlipayConfig {
@@ -65,6 +89,10 @@ impl fmt::Debug for AlipayConfig {
             )
             .field("app_private_key_file", &self.app_private_key_file)
             .field("alipay_public_key_file", &self.alipay_public_key_file)
+            .field("app_cert_file", &self.app_cert_file)
+            .field("alipay_cert_file", &self.alipay_cert_file)
+            .field("alipay_root_cert_file", &self.alipay_root_cert_file)
+            .field("legacy", &self.legacy)
             .field("sign_type", &self.sign_type)
             .field("gateway", &self.gateway)
             .field("notify_url", &self.notify_url)
@@ -101,6 +129,9 @@ impl AlipayConfig {
             &mut self.app_private_key_file,
             &mut self.alipay_public_key_file,
             &mut self.app_public_key_file,
+            &mut self.app_cert_file,
+            &mut self.alipay_cert_file,
+            &mut self.alipay_root_cert_file,
         ]
         .into_iter()
         .flatten()
@@ -109,6 +140,53 @@ impl AlipayConfig {
                 *file = dir.join(&*file);
             }
         }
+        if let Some(legacy) = &mut self.legacy {
+            legacy.resolve_paths(dir);
+        }
+    }
+
+    /// Whether any certificate-mode file is configured.
+    #[must_use]
+    pub fn is_cert_mode(&self) -> bool {
+        self.app_cert_file.is_some()
+            || self.alipay_cert_file.is_some()
+            || self.alipay_root_cert_file.is_some()
+    }
+
+    /// Loads the certificates of certificate mode; `None` in public-key mode. All three files or
+    /// none, and never together with `alipay_public_key(_file)`.
+    pub fn cert_mode(&self) -> Result<Option<CertMode>, Error> {
+        if !self.is_cert_mode() {
+            return Ok(None);
+        }
+        if self.alipay_public_key.is_some() || self.alipay_public_key_file.is_some() {
+            return Err(Error::Config(
+                "alipay_public_key(_file) and the certificate files exclude each other: certificate mode verifies with alipay_cert_file, public-key mode with alipay_public_key".into(),
+            ));
+        }
+        let (Some(app), Some(alipay), Some(root)) = (
+            &self.app_cert_file,
+            &self.alipay_cert_file,
+            &self.alipay_root_cert_file,
+        ) else {
+            let missing: Vec<&str> = [
+                ("app_cert_file", self.app_cert_file.is_none()),
+                ("alipay_cert_file", self.alipay_cert_file.is_none()),
+                (
+                    "alipay_root_cert_file",
+                    self.alipay_root_cert_file.is_none(),
+                ),
+            ]
+            .into_iter()
+            .filter(|(_, missing)| *missing)
+            .map(|(name, _)| name)
+            .collect();
+            return Err(Error::Config(format!(
+                "certificate mode needs app_cert_file, alipay_cert_file and alipay_root_cert_file; missing: {}",
+                missing.join(", ")
+            )));
+        };
+        Ok(Some(CertMode::from_files(app, alipay, root)?))
     }
 
     /// The configured sign type.
@@ -171,16 +249,25 @@ impl AlipayConfig {
         )
     }
 
-    /// Builds a client.
+    /// Builds a client (in certificate mode when the certificate files are configured).
     pub fn client(&self) -> Result<Client, Error> {
-        let mut builder = Client::builder(
-            &self.app_id,
-            self.app_private_key()?,
-            self.alipay_public_key()?,
-        )
-        .sign_type(self.sign_type()?)
-        .gateway(self.gateway()?)
-        .timeout(Duration::from_secs(self.timeout_secs.unwrap_or(15)));
+        if self.app_id.is_empty() {
+            return Err(Error::Config("app_id is not set".into()));
+        }
+        let builder = match self.cert_mode()? {
+            Some(certs) => {
+                Client::builder_with_certificates(&self.app_id, self.app_private_key()?, certs)
+            }
+            None => Client::builder(
+                &self.app_id,
+                self.app_private_key()?,
+                self.alipay_public_key()?,
+            ),
+        };
+        let mut builder = builder
+            .sign_type(self.sign_type()?)
+            .gateway(self.gateway()?)
+            .timeout(Duration::from_secs(self.timeout_secs.unwrap_or(15)));
         if let Some(url) = &self.notify_url {
             builder = builder.notify_url(url);
         }

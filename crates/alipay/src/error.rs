@@ -30,6 +30,9 @@ pub enum Error {
     /// The client is misconfigured.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Certificate-mode files could not be used.
+    #[error(transparent)]
+    Certificate(#[from] crate::cert_mode::CertModeError),
     /// The request is invalid and was not sent.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -140,6 +143,15 @@ pub enum SignatureError {
     /// Certificate mode: the response was signed by a certificate we do not have.
     #[error("response signed with Alipay certificate {0}, which is not configured")]
     UnknownCertificate(String),
+    /// Certificate mode: a downloaded Alipay certificate does not chain to the root bundle (or is
+    /// not the one asked for).
+    #[error("Alipay certificate {sn} is not trusted: {reason}")]
+    UntrustedCertificate {
+        /// The SN the response named.
+        sn: String,
+        /// Why it is refused.
+        reason: String,
+    },
 }
 
 /// `code`, `msg`, `sub_code`, `sub_msg` of an Alipay answer, plus the raw node.

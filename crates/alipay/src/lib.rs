@@ -26,15 +26,22 @@
 //! * [`response`]: slicing and verifying gateway responses over their raw text.
 //! * [`api`]: typed trade APIs (query, close, cancel, refund, refund query, precreate).
 //! * [`time`]: Beijing time, whatever the server's zone.
+//! * [`cert`], [`cert_mode`]: certificate SNs, chains, and certificate mode ([`CertMode`]).
+//! * [`config`]: [`config::AlipayConfig`], the `[alipay]` table of the shop and the CLI.
+//! * [`doctor`]: checks of a configuration, with fixes in Chinese and English.
+//! * [`legacy`]: the retired MD5 `create_direct_pay_by_user` interface (deprecated).
 
 pub mod api;
 pub mod cert;
+pub mod cert_mode;
 mod client;
 pub mod config;
 pub mod content;
 mod der;
+pub mod doctor;
 mod error;
 pub mod keys;
+pub mod legacy;
 pub mod money;
 pub mod notify;
 pub mod pay;
@@ -42,6 +49,7 @@ pub mod request;
 pub mod response;
 pub mod time;
 
+pub use cert_mode::CertMode;
 pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error, SignatureError, TransportError, VerifyError};
 pub use keys::{KeyError, PrivateKey, PublicKey, SignType, Signer};

@@ -9,12 +9,14 @@
 //! ```
 
 mod cancel;
+mod cert_download;
 mod close;
 mod precreate;
 mod query;
 mod refund;
 
 pub use cancel::{TradeCancel, TradeCancelResponse};
+pub use cert_download::{AlipayCertDownload, AlipayCertDownloadResponse};
 pub use close::{TradeClose, TradeCloseResponse};
 pub use precreate::{TradePrecreate, TradePrecreateResponse};
 pub use query::{FundBill, TradeQuery, TradeQueryResponse};

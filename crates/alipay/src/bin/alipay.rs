@@ -82,6 +82,23 @@ enum Command {
         #[arg(long)]
         form: bool,
     },
+    /// Check an Alipay configuration (the shop's config file): keys, certificates, gateway and
+    /// callback URLs, each finding with a fix in Chinese and English. Exits 1 when a finding is an
+    /// error.
+    Doctor {
+        /// The configuration file (its `[alipay]` table, or the whole file).
+        #[arg(long)]
+        config: PathBuf,
+        /// Do not contact the gateway or resolve host names.
+        #[arg(long)]
+        offline: bool,
+        /// Seconds to wait for the gateway's answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check that a private key and a public key form a pair.
     CheckKeys {
         /// The app private key: a file, or the key itself.
@@ -170,11 +187,93 @@ fn run(command: Command) -> Result<(), Failure> {
             wap,
             form,
         } => pay_url(&config, out_trade_no, &amount, subject, body, wap, form),
+        Command::Doctor {
+            config,
+            offline,
+            timeout,
+            json,
+        } => doctor(&config, offline, timeout, json),
         Command::CheckKeys {
             private_key,
             public_key,
         } => check_keys(&private_key, &public_key),
     }
+}
+
+fn doctor(path: &Path, offline: bool, timeout: u64, json: bool) -> Result<(), Failure> {
+    use alipay::doctor::{self, Finding, Options, Severity};
+    let mut config = AlipayConfig::from_file(path).map_err(|e| fail(e.to_string()))?;
+    // The shop derives its callback URLs from its top-level `public_url`; so does the check.
+    let mut derived = Vec::new();
+    let public_url = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .and_then(|table| match table.get("public_url") {
+            Some(toml::Value::String(url)) if table.contains_key("alipay") => Some(url.clone()),
+            _ => None,
+        });
+    if let Some(public_url) = public_url {
+        let base = public_url.trim_end_matches('/');
+        for (field, path) in [
+            (&mut config.notify_url, "/alipay/notify"),
+            (&mut config.return_url, "/alipay/return"),
+        ] {
+            if field.is_none() {
+                let url = format!("{base}{path}");
+                derived.push(Finding {
+                    check: "public_url",
+                    severity: Severity::Info,
+                    message: format!("{url} derived from public_url, as the shop does"),
+                    fix_zh: String::new(),
+                    fix_en: String::new(),
+                });
+                *field = Some(url);
+            }
+        }
+    }
+    let options = Options {
+        offline,
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+        ..Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the runtime: {e}")))?;
+    let mut report = runtime.block_on(doctor::diagnose(&config, &options));
+    report.findings.splice(0..0, derived);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| fail(e.to_string()))?
+        );
+    } else {
+        println!("alipay doctor: {}", path.display());
+        for finding in &report.findings {
+            let tag = format!("[{}]", finding.severity.as_str());
+            println!("{tag:<10}{:<20}{}", finding.check, finding.message);
+            if !finding.fix_zh.is_empty() {
+                println!("{:<30}修复: {}", "", finding.fix_zh);
+                println!("{:<30}fix:  {}", "", finding.fix_en);
+            }
+        }
+        println!(
+            "{} errors, {} warnings",
+            report.count(Severity::Error),
+            report.count(Severity::Warning)
+        );
+    }
+    if report.has_errors() {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "{} error(s) in {}: fix them before taking payments",
+                report.count(Severity::Error),
+                path.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A key argument: a path to a file when one exists there, the key text otherwise.

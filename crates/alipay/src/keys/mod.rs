@@ -580,7 +580,7 @@ fn certificate_spki(der: &[u8]) -> Option<Vec<u8>> {
     Some(der::write(spki.tag, spki.value))
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in body.as_bytes().chunks(64) {
