@@ -18,8 +18,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Shared;
-use crate::apps::{App, AppView};
-use crate::config::AppConfig;
+use crate::apps::{App, AppView, PartnerView};
+use crate::ca::CertsView;
+use crate::config::{AppConfig, PartnerConfig};
 use crate::error::SandboxError;
 use crate::faults::{Fault, FaultRequest};
 use crate::store::{self, DeliveryRow, NotificationRow, StoredTrade, TradeKey};
@@ -30,6 +31,9 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/alipay-public-key", get(alipay_public_key))
         .route("/api/apps", get(list_apps).post(register_app))
+        .route("/api/certs", get(certs))
+        .route("/api/certs/rotate", post(rotate_cert))
+        .route("/api/partners", get(list_partners).post(register_partner))
         .route("/api/buyers", get(list_buyers))
         .route("/api/trades", get(list_trades))
         .route("/api/trades/{out_trade_no}", get(show_trade))
@@ -71,12 +75,17 @@ async fn list_apps(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Vec<AppV
     Ok(Json(apps.iter().map(App::view).collect()))
 }
 
-/// `POST /api/apps` body.
+/// `POST /api/apps` body: a public key (public-key mode), an app certificate (certificate mode),
+/// or a public key and `"issue_cert": true` (certificate mode, the sandbox issues the certificate
+/// as Alipay's console does from a CSR).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RegisterApp {
     app_id: String,
-    public_key: String,
+    public_key: Option<String>,
+    app_cert: Option<String>,
+    #[serde(default)]
+    issue_cert: bool,
     sign_type: Option<String>,
     name: Option<String>,
     seller_id: Option<String>,
@@ -87,7 +96,28 @@ async fn register_app(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<AppView>)> {
     let request: RegisterApp = json_body(&body)?;
-    let mut config = AppConfig::parse(request.app_id, &request.public_key)?;
+    let mut config = match (&request.public_key, &request.app_cert, request.issue_cert) {
+        (Some(key), None, false) => AppConfig::parse(request.app_id, key)?,
+        (None, Some(pem), false) => AppConfig::parse_certificate(request.app_id, pem)?,
+        (Some(key), None, true) => {
+            let public_key = alipay::PublicKey::parse(key).map_err(SandboxError::AppKey)?;
+            let seller_id = request
+                .seller_id
+                .clone()
+                .unwrap_or_else(|| crate::ids::seller_id_for(&request.app_id));
+            let cert =
+                shared
+                    .ca()
+                    .await?
+                    .issue_app_cert(&request.app_id, &seller_id, &public_key)?;
+            AppConfig::with_certificate(request.app_id, cert)?
+        }
+        _ => {
+            return Err(SandboxError::BadRequest(
+                "give public_key, or app_cert, or public_key with \"issue_cert\": true".into(),
+            ));
+        }
+    };
     if let Some(sign_type) = request.sign_type {
         config.sign_type = sign_type
             .parse::<SignType>()
@@ -97,6 +127,49 @@ async fn register_app(
     config.seller_id = request.seller_id;
     let app = shared.register_app(config, false).await?;
     Ok((StatusCode::CREATED, Json(app.view())))
+}
+
+async fn certs(State(shared): State<Arc<Shared>>) -> ApiResult<Json<CertsView>> {
+    Ok(Json(shared.certs_view().await?))
+}
+
+async fn rotate_cert(
+    State(shared): State<Arc<Shared>>,
+) -> ApiResult<(StatusCode, Json<CertsView>)> {
+    shared.rotate_alipay_cert().await?;
+    Ok((StatusCode::CREATED, Json(shared.certs_view().await?)))
+}
+
+async fn list_partners(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Vec<PartnerView>>> {
+    let mut conn = shared.store.conn().await?;
+    let partners = store::partners(&mut conn).await?;
+    Ok(Json(
+        partners.iter().map(crate::apps::Partner::view).collect(),
+    ))
+}
+
+/// `POST /api/partners` body.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterPartner {
+    partner: String,
+    md5_key: String,
+    seller_email: Option<String>,
+    name: Option<String>,
+}
+
+async fn register_partner(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<PartnerView>)> {
+    let request: RegisterPartner = json_body(&body)?;
+    let key = alipay::legacy::Md5Key::new(&request.md5_key)
+        .map_err(|e| SandboxError::InvalidPartner(e.to_string()))?;
+    let mut config = PartnerConfig::new(request.partner, key);
+    config.seller_email = request.seller_email;
+    config.name = request.name;
+    let partner = shared.register_partner(config, false).await?;
+    Ok((StatusCode::CREATED, Json(partner.view())))
 }
 
 #[derive(Serialize)]
@@ -291,9 +364,9 @@ async fn pay_trade(
             .map(|b| b.logon_id.clone())
             .ok_or_else(|| SandboxError::BadRequest("no sandbox buyer is configured".into()))?,
     };
-    let (app, trade) = shared.pay(TradeKey::Id(found.id), &buyer, None).await?;
+    let (merchant, trade) = shared.pay(TradeKey::Id(found.id), &buyer, None).await?;
     Ok(Json(PayResponse {
-        return_url: crate::cashier::return_location(&shared, &app, &trade),
+        return_url: crate::cashier::return_location(&shared, &merchant, &trade).await?,
         trade: TradeView::new(&trade, None),
     }))
 }

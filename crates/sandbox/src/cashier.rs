@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use minijinja::{AutoEscape, Environment, context};
 
 use crate::Shared;
-use crate::apps::App;
+use crate::apps::Merchant;
 use crate::error::SandboxError;
 use crate::json::Node;
 use crate::messages;
@@ -107,10 +107,11 @@ fn state_text(state: TradeState) -> &'static str {
     }
 }
 
-/// The cashier for `trade`, with an optional error `message` (wrong password, no balance...).
+/// The cashier for `trade` of `merchant` (its display name), with an optional error `message`
+/// (wrong password, no balance...).
 pub(crate) fn cashier_page(
     shared: &Shared,
-    app: &App,
+    merchant: &str,
     trade: &Trade,
     root: &str,
     message: Option<(&str, String)>,
@@ -137,7 +138,7 @@ pub(crate) fn cashier_page(
         "cashier.html",
         context! {
             root,
-            merchant => app.display_name(),
+            merchant,
             subject => trade.subject,
             body => trade.body,
             amount => trade.total_amount.to_string(),
@@ -182,14 +183,14 @@ pub(crate) fn refusal_page(shared: &Shared, node: &Node, content: Option<&str>) 
 
 async fn show(State(shared): State<Arc<Shared>>, Path(trade_no): Path<String>) -> Response {
     match shared.trade(TradeKey::AnyTradeNo(&trade_no)).await {
-        Ok((app, trade)) => cashier_page(&shared, &app, &trade, "../", None),
+        Ok((app, trade)) => cashier_page(&shared, &app.display_name(), &trade, "../", None),
         Err(error) => trade_error_page(&shared, error),
     }
 }
 
 async fn scan(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
     match shared.scan(&token).await {
-        Ok((app, trade)) => cashier_page(&shared, &app, &trade, "../", None),
+        Ok((app, trade)) => cashier_page(&shared, &app.display_name(), &trade, "../", None),
         Err(error) => trade_error_page(&shared, error),
     }
 }
@@ -219,12 +220,30 @@ fn trade_error_page(shared: &Shared, error: SandboxError) -> Response {
     )
 }
 
-/// Where the browser goes after paying: `return_url` with the signed parameters (spec §10).
-pub(crate) fn return_location(shared: &Shared, app: &App, trade: &Trade) -> Option<String> {
-    let return_url = trade.return_url.as_deref()?;
-    let method = trade.origin.return_method()?;
-    let params = messages::return_params(app, trade, method, alipay::time::now(), &shared.key);
-    Some(messages::return_location(return_url, &params))
+/// Where the browser goes after paying: `return_url` with the signed parameters (spec §10; the
+/// legacy interface's are MD5-signed, spec §13).
+pub(crate) async fn return_location(
+    shared: &Shared,
+    merchant: &Merchant,
+    trade: &Trade,
+) -> Result<Option<String>, SandboxError> {
+    let Some(return_url) = trade.return_url.as_deref() else {
+        return Ok(None);
+    };
+    let app = match merchant {
+        Merchant::Partner(partner) => {
+            return crate::mapi::return_location(shared, partner, trade, return_url)
+                .await
+                .map(Some);
+        }
+        Merchant::App(app) => app,
+    };
+    let Some(method) = trade.origin.return_method() else {
+        return Ok(None);
+    };
+    let (key, _) = shared.signer_for(app).await?;
+    let params = messages::return_params(app, trade, method, alipay::time::now(), &key);
+    Ok(Some(messages::return_location(return_url, &params)))
 }
 
 async fn pay(
@@ -240,15 +259,16 @@ async fn pay(
     let password = form.get("password").cloned().unwrap_or_default();
     let key = TradeKey::AnyTradeNo(&trade_no);
     match shared.pay(key, &buyer, Some(&password)).await {
-        Ok((app, trade)) => match return_location(&shared, &app, &trade) {
-            Some(location) => Redirect::to(&location).into_response(),
-            None => render(
+        Ok((merchant, trade)) => match return_location(&shared, &merchant, &trade).await {
+            Err(error) => trade_error_page(&shared, error),
+            Ok(Some(location)) => Redirect::to(&location).into_response(),
+            Ok(None) => render(
                 &shared,
                 "message.html",
                 context! {
                     title => "支付成功 Payment successful",
                     tone => "ok",
-                    lead => format!("已向 {} 支付 ¥{} · {}", app.display_name(), trade.total_amount, trade.subject),
+                    lead => format!("已向 {} 支付 ¥{} · {}", merchant.display_name(), trade.total_amount, trade.subject),
                 },
             ),
         },
@@ -266,9 +286,14 @@ async fn pay(
                 other => other.to_string(),
             };
             match shared.trade(key).await {
-                Ok((app, trade)) => {
-                    let mut response =
-                        cashier_page(&shared, &app, &trade, "../../", Some((&buyer, message)));
+                Ok((merchant, trade)) => {
+                    let mut response = cashier_page(
+                        &shared,
+                        &merchant.display_name(),
+                        &trade,
+                        "../../",
+                        Some((&buyer, message)),
+                    );
                     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                     response
                 }
@@ -283,7 +308,7 @@ async fn pay(
 /// until it times out, is closed, or is paid later); the buyer is offered the way back.
 async fn cancel(State(shared): State<Arc<Shared>>, Path(trade_no): Path<String>) -> Response {
     match shared.trade(TradeKey::AnyTradeNo(&trade_no)).await {
-        Ok((app, trade)) => {
+        Ok((merchant, trade)) => {
             tracing::info!(trade.no = %trade.trade_no, "buyer left the cashier of {}", trade.out_trade_no);
             let back = merchant_link(&trade);
             render(
@@ -292,7 +317,7 @@ async fn cancel(State(shared): State<Arc<Shared>>, Path(trade_no): Path<String>)
                 context! {
                     title => "已取消支付 Payment cancelled",
                     tone => "bad",
-                    lead => format!("您没有向 {} 付款，订单仍可稍后支付。You have not paid; the order can still be paid until it expires.", app.display_name()),
+                    lead => format!("您没有向 {} 付款，订单仍可稍后支付。You have not paid; the order can still be paid until it expires.", merchant.display_name()),
                     link => back,
                     link_text => "返回商户 Back to the merchant",
                 },

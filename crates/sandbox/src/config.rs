@@ -11,12 +11,23 @@
 //! public_key_file = "app_public_key.pem"   # or public_key = "MIIBIjANBgkqh..."
 //! sign_type = "RSA2"
 //! name = "Rust 课程商店"
+//!
+//! [[apps]]                                 # certificate mode: the app's certificate
+//! app_id = "2021000000000002"
+//! app_cert_file = "appCertPublicKey_2021000000000002.crt"
+//!
+//! [[partners]]                             # the legacy MD5 interface (create_direct_pay_by_user)
+//! partner = "2088101122136241"
+//! md5_key_file = "md5_key.txt"             # or md5_key = "..."
+//! seller_email = "seller@sandbox.com"
 //! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use alipay::cert::Certificate;
+use alipay::legacy::Md5Key;
 use alipay::{Money, PublicKey, SignType};
 use serde::Deserialize;
 
@@ -35,6 +46,8 @@ pub struct SandboxConfig {
     pub time_scale: f64,
     /// Apps registered at start (kept across `POST /api/reset`).
     pub apps: Vec<AppConfig>,
+    /// Partners of the legacy MD5 interface registered at start.
+    pub partners: Vec<PartnerConfig>,
     /// Buyers who can log in to the cashier.
     pub buyers: Vec<BuyerConfig>,
     /// How far a request `timestamp` may be from now; `None` accepts any well-formed time.
@@ -53,6 +66,7 @@ impl Default for SandboxConfig {
             key_file: None,
             time_scale: 1.0,
             apps: Vec::new(),
+            partners: Vec::new(),
             buyers: BuyerConfig::seeded(),
             timestamp_skew: Some(Duration::from_secs(24 * 60 * 60)),
             notify_timeout: Duration::from_secs(10),
@@ -84,8 +98,12 @@ impl SandboxConfig {
 pub struct AppConfig {
     /// The app id, digits (`2021…`, sandbox `9021…`).
     pub app_id: String,
-    /// The app public key the merchant "uploaded" to Alipay.
+    /// The app public key the merchant "uploaded" to Alipay (in certificate mode, the key of
+    /// `app_cert`).
     pub public_key: PublicKey,
+    /// Certificate mode: the app certificate. Requests must then carry its SN as `app_cert_sn`
+    /// and `alipay_root_cert_sn`, and answers carry `alipay_cert_sn`.
+    pub app_cert: Option<Certificate>,
     /// `RSA2` (SHA256withRSA, default) or legacy `RSA` (SHA1withRSA). Responses and
     /// notifications to this app are signed with the same algorithm.
     pub sign_type: SignType,
@@ -102,10 +120,34 @@ impl AppConfig {
         AppConfig {
             app_id: app_id.into(),
             public_key,
+            app_cert: None,
             sign_type: SignType::Rsa2,
             name: None,
             seller_id: None,
         }
+    }
+
+    /// An app in certificate mode (RSA2), verified with the key of its certificate.
+    pub fn with_certificate(
+        app_id: impl Into<String>,
+        app_cert: Certificate,
+    ) -> Result<AppConfig, SandboxError> {
+        let public_key = app_cert.public_key().map_err(SandboxError::AppKey)?;
+        Ok(AppConfig {
+            app_cert: Some(app_cert),
+            ..AppConfig::new(app_id, public_key)
+        })
+    }
+
+    /// An app in certificate mode from its certificate file's text (the first certificate).
+    pub fn parse_certificate(
+        app_id: impl Into<String>,
+        pem: &str,
+    ) -> Result<AppConfig, SandboxError> {
+        let cert = alipay::cert::parse_pem(pem.as_bytes())
+            .map_err(|e| SandboxError::InvalidApp(format!("app certificate: {e}")))?
+            .remove(0);
+        AppConfig::with_certificate(app_id, cert)
     }
 
     /// An RSA2 app from a public key in any form the SDK accepts (PEM, PKCS#1, bare base64,
@@ -156,11 +198,77 @@ impl AppConfig {
                 "seller_id {seller_id:?} must be 2088 followed by 12 digits"
             )));
         }
+        if let Some(cert) = &self.app_cert {
+            if self.sign_type != SignType::Rsa2 {
+                return Err(SandboxError::InvalidApp(
+                    "certificate mode is RSA2 only".into(),
+                ));
+            }
+            if cert.public_key().ok().as_ref() != Some(&self.public_key) {
+                return Err(SandboxError::InvalidApp(
+                    "public_key is not the key of app_cert".into(),
+                ));
+            }
+        }
         if self.sign_type == SignType::Rsa2 && self.public_key.bits() < 2048 {
             return Err(SandboxError::InvalidApp(format!(
                 "RSA2 needs a key of at least 2048 bits, this one has {}",
                 self.public_key.bits()
             )));
+        }
+        Ok(())
+    }
+}
+
+/// A partner of the legacy MD5 interface (`create_direct_pay_by_user`), deprecated at Alipay.
+#[derive(Clone, Debug)]
+pub struct PartnerConfig {
+    /// The partner id (PID): `2088` + 12 digits; also the seller id.
+    pub partner: String,
+    /// The shared MD5 key (never shown by the sandbox).
+    pub md5_key: Md5Key,
+    /// The seller's account (`seller_email`); derived from the partner id when `None`.
+    pub seller_email: Option<String>,
+    /// The merchant name shown on the cashier.
+    pub name: Option<String>,
+}
+
+impl PartnerConfig {
+    /// A partner with its key.
+    #[must_use]
+    pub fn new(partner: impl Into<String>, md5_key: Md5Key) -> PartnerConfig {
+        PartnerConfig {
+            partner: partner.into(),
+            md5_key,
+            seller_email: None,
+            name: None,
+        }
+    }
+
+    /// Sets the seller's account.
+    #[must_use]
+    pub fn seller_email(mut self, email: impl Into<String>) -> PartnerConfig {
+        self.seller_email = Some(email.into());
+        self
+    }
+
+    /// Sets the merchant name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> PartnerConfig {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Checks the partner id.
+    pub fn validate(&self) -> Result<(), SandboxError> {
+        alipay::legacy::check_partner(&self.partner)
+            .map_err(|e| SandboxError::InvalidPartner(e.to_string()))?;
+        if self
+            .seller_email
+            .as_ref()
+            .is_some_and(|e| e.trim().is_empty())
+        {
+            return Err(SandboxError::InvalidPartner("seller_email is empty".into()));
         }
         Ok(())
     }
@@ -233,6 +341,54 @@ pub struct FileConfig {
     /// Apps to register.
     #[serde(default)]
     pub apps: Vec<FileApp>,
+    /// Legacy MD5 partners to register.
+    #[serde(default)]
+    pub partners: Vec<FilePartner>,
+}
+
+/// One `[[partners]]` entry.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePartner {
+    /// The partner id.
+    pub partner: String,
+    /// The MD5 key, inline.
+    pub md5_key: Option<String>,
+    /// The MD5 key, as a file.
+    pub md5_key_file: Option<PathBuf>,
+    /// The seller's account.
+    pub seller_email: Option<String>,
+    /// Merchant name.
+    pub name: Option<String>,
+}
+
+impl fmt::Debug for FilePartner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FilePartner")
+            .field("partner", &self.partner)
+            .field("md5_key_file", &self.md5_key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FilePartner {
+    fn into_partner_config(self) -> Result<PartnerConfig, SandboxError> {
+        let key = match (&self.md5_key, &self.md5_key_file) {
+            (Some(text), None) => Md5Key::new(text),
+            (None, Some(path)) => Md5Key::from_file(path),
+            _ => {
+                return Err(SandboxError::Config(format!(
+                    "partner {}: give exactly one of md5_key and md5_key_file",
+                    self.partner
+                )));
+            }
+        }
+        .map_err(|e| SandboxError::Config(format!("partner {}: {e}", self.partner)))?;
+        let mut partner = PartnerConfig::new(self.partner, key);
+        partner.seller_email = self.seller_email;
+        partner.name = self.name;
+        Ok(partner)
+    }
 }
 
 /// One `[[apps]]` entry.
@@ -245,6 +401,8 @@ pub struct FileApp {
     pub public_key: Option<String>,
     /// The app public key, as a file.
     pub public_key_file: Option<PathBuf>,
+    /// Certificate mode: the app certificate file (instead of a public key).
+    pub app_cert_file: Option<PathBuf>,
     /// `RSA2` (default) or `RSA`.
     pub sign_type: Option<String>,
     /// Merchant name.
@@ -274,6 +432,10 @@ impl FileConfig {
         resolve(&mut config.key_file);
         for app in &mut config.apps {
             resolve(&mut app.public_key_file);
+            resolve(&mut app.app_cert_file);
+        }
+        for partner in &mut config.partners {
+            resolve(&mut partner.md5_key_file);
         }
         Ok(config)
     }
@@ -301,18 +463,32 @@ impl FileConfig {
         for app in self.apps {
             config.apps.push(app.into_app_config()?);
         }
+        for partner in self.partners {
+            config.partners.push(partner.into_partner_config()?);
+        }
         Ok(())
     }
 }
 
 impl FileApp {
     fn into_app_config(self) -> Result<AppConfig, SandboxError> {
-        let public_key = match (&self.public_key, &self.public_key_file) {
-            (Some(text), None) => PublicKey::parse(text).map_err(SandboxError::AppKey)?,
-            (None, Some(path)) => PublicKey::from_file(path).map_err(SandboxError::AppKey)?,
+        let cert = match &self.app_cert_file {
+            Some(path) => {
+                let pem = std::fs::read_to_string(path).map_err(|source| SandboxError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some(AppConfig::parse_certificate(self.app_id.clone(), &pem)?)
+            }
+            None => None,
+        };
+        let public_key = match (&self.public_key, &self.public_key_file, &cert) {
+            (Some(text), None, None) => PublicKey::parse(text).map_err(SandboxError::AppKey)?,
+            (None, Some(path), None) => PublicKey::from_file(path).map_err(SandboxError::AppKey)?,
+            (None, None, Some(cert)) => cert.public_key.clone(),
             _ => {
                 return Err(SandboxError::Config(format!(
-                    "app {}: give exactly one of public_key and public_key_file",
+                    "app {}: give exactly one of public_key, public_key_file and app_cert_file",
                     self.app_id
                 )));
             }
@@ -324,6 +500,7 @@ impl FileApp {
                 .map_err(|e| SandboxError::Config(format!("app {}: {e}", self.app_id)))?,
         };
         let mut app = AppConfig::new(self.app_id, public_key).sign_type(sign_type);
+        app.app_cert = cert.and_then(|c| c.app_cert);
         app.name = self.name;
         app.seller_id = self.seller_id;
         Ok(app)

@@ -38,6 +38,9 @@ pub enum SandboxError {
     /// An app registration is invalid.
     #[error("invalid app: {0}")]
     InvalidApp(String),
+    /// A legacy partner registration is invalid.
+    #[error("invalid partner: {0}")]
+    InvalidPartner(String),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -68,6 +71,7 @@ impl SandboxError {
             SandboxError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             SandboxError::AppKey(_) => (StatusCode::BAD_REQUEST, "invalid_public_key"),
             SandboxError::InvalidApp(_) => (StatusCode::BAD_REQUEST, "invalid_app"),
+            SandboxError::InvalidPartner(_) => (StatusCode::BAD_REQUEST, "invalid_partner"),
             SandboxError::Trade(error) => (StatusCode::CONFLICT, error.code()),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -46,6 +46,8 @@ pub enum GatewayMethod {
     RefundQuery,
     /// `alipay.trade.precreate`
     Precreate,
+    /// `alipay.open.app.alipaycert.download` (certificate mode)
+    AlipayCertDownload,
     /// A real Alipay method this sandbox does not offer: answered `40006`, as for an app that
     /// has not signed the product.
     Unsupported(&'static str),
@@ -59,7 +61,6 @@ const UNSUPPORTED: &[&str] = &[
     "alipay.trade.orderinfo.sync",
     "alipay.trade.refund.depositback.completed",
     "alipay.data.dataservice.bill.downloadurl.query",
-    "alipay.open.app.alipaycert.download",
 ];
 
 impl GatewayMethod {
@@ -75,6 +76,7 @@ impl GatewayMethod {
             "alipay.trade.refund" => GatewayMethod::Refund,
             "alipay.trade.fastpay.refund.query" => GatewayMethod::RefundQuery,
             "alipay.trade.precreate" => GatewayMethod::Precreate,
+            "alipay.open.app.alipaycert.download" => GatewayMethod::AlipayCertDownload,
             other => GatewayMethod::Unsupported(UNSUPPORTED.iter().find(|m| **m == other)?),
         })
     }
@@ -91,6 +93,7 @@ impl GatewayMethod {
             GatewayMethod::Refund => "alipay.trade.refund",
             GatewayMethod::RefundQuery => "alipay.trade.fastpay.refund.query",
             GatewayMethod::Precreate => "alipay.trade.precreate",
+            GatewayMethod::AlipayCertDownload => "alipay.open.app.alipaycert.download",
             GatewayMethod::Unsupported(name) => name,
         }
     }
@@ -266,6 +269,52 @@ pub async fn check(shared: &Shared, params: Params) -> Result<Checked, Box<Refus
             format!("版本参数无效: {version}"),
         ));
     }
+    if let Some(app_cert) = &app.app_cert {
+        // Certificate mode: the gateway finds the app's key by app_cert_sn (spec §11.3).
+        match params.get("app_cert_sn").filter(|s| !s.trim().is_empty()) {
+            None => {
+                return bound(invalid(
+                    "isv.missing-signature-config",
+                    "验签出错, 未配置对应签名算法的公钥或者证书 (this app is in certificate mode: send app_cert_sn and alipay_root_cert_sn)",
+                ));
+            }
+            Some(sn) if sn != app_cert.sn() => {
+                return bound(invalid(
+                    "isv.app-cert-not-exist",
+                    format!(
+                        "应用公钥证书不存在 (app_cert_sn {sn} is not this app's certificate, {})",
+                        app_cert.sn()
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        let expected = match shared.ca().await {
+            Ok(ca) => ca.root_cert_sn().to_owned(),
+            Err(error) => {
+                tracing::error!(%error, "certificate authority unavailable");
+                return bound(system_busy());
+            }
+        };
+        match params
+            .get("alipay_root_cert_sn")
+            .filter(|s| !s.trim().is_empty())
+        {
+            None => {
+                return bound(missing(
+                    "isv.missing-alipay-root-cert-sn",
+                    "缺少支付宝根证书序列号",
+                ));
+            }
+            Some(sn) if !sn.split('_').any(|part| part == expected) => {
+                return bound(invalid(
+                    "isv.invalid-alipay-root-cert-sn",
+                    format!("无效支付宝根证书序列号 (this gateway's root is {expected})"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     let signed_content = content::request_content(&params);
     let verified = decode_signature(sign).is_some_and(|signature| {
         app.public_key
@@ -337,14 +386,22 @@ pub fn system_busy() -> Node {
     Node::error(Code::Unavailable, "isp.unknow-error", "系统繁忙")
 }
 
-/// A signed JSON answer for `app`.
-#[must_use]
-pub fn signed_json(shared: &Shared, app: &App, method: &str, node: &Node) -> Response {
+/// A signed JSON answer for `app`; in certificate mode with `alipay_cert_sn` between the node
+/// and `sign` (spec §6.1), signed by the current Alipay certificate's key.
+pub async fn signed_json(shared: &Shared, app: &App, method: &str, node: &Node) -> Response {
+    let (key, cert_sn) = match shared.signer_for(app).await {
+        Ok(signer) => signer,
+        Err(error) => {
+            tracing::error!(%error, "no signing key for app {}", app.app_id);
+            return unbound_json(&system_busy());
+        }
+    };
     let node_json = node.to_json();
-    let signature = shared.key.sign_bytes(app.sign_type, node_json.as_bytes());
+    let signature = key.sign_bytes(app.sign_type, node_json.as_bytes());
     let body = json::signed_envelope(
         &node_name(method),
         &node_json,
+        cert_sn.as_deref(),
         &encode_signature(&signature),
     );
     json_response(body)
@@ -408,6 +465,10 @@ pub async fn gateway(
         Ok(params) => params,
         Err(node) => return unbound_json(&node),
     };
+    // The legacy mapi gateway shares the path; its requests name a `service`, not a `method`.
+    if params.contains_key("service") && !params.contains_key("method") {
+        return crate::mapi::gateway(&shared, params).await;
+    }
     let checked = match check(&shared, params).await {
         Ok(checked) => checked,
         Err(refusal) => {
@@ -416,7 +477,7 @@ pub async fn gateway(
                     crate::cashier::refusal_page(&shared, &refusal.node, refusal.content.as_deref())
                 }
                 (Some(method), Some(app)) => {
-                    signed_json(&shared, app, method.name(), &refusal.node)
+                    signed_json(&shared, app, method.name(), &refusal.node).await
                 }
                 _ => unbound_json(&refusal.node),
             };
@@ -431,7 +492,7 @@ pub async fn gateway(
         return if checked.method.is_page() {
             crate::cashier::refusal_page(&shared, &node, None)
         } else {
-            signed_json(&shared, &checked.app, checked.method.name(), &node)
+            signed_json(&shared, &checked.app, checked.method.name(), &node).await
         };
     }
     let base = base_url(&shared, &headers, uri.path());

@@ -179,15 +179,25 @@ impl Node {
     }
 }
 
-/// The whole body of a signed answer: `{"<node_name>":<node>,"sign":"<sign>"}`, no whitespace,
-/// the node first, as positional client parsers expect.
+/// The whole body of a signed answer: `{"<node_name>":<node>,"sign":"<sign>"}`, or in
+/// certificate mode `{"<node_name>":<node>,"alipay_cert_sn":"<sn>","sign":"<sign>"}`; no
+/// whitespace, the node first, as positional client parsers expect.
 #[must_use]
-pub fn signed_envelope(node_name: &str, node_json: &str, sign: &str) -> String {
-    let mut out = String::with_capacity(node_json.len() + sign.len() + node_name.len() + 16);
+pub fn signed_envelope(
+    node_name: &str,
+    node_json: &str,
+    cert_sn: Option<&str>,
+    sign: &str,
+) -> String {
+    let mut out = String::with_capacity(node_json.len() + sign.len() + node_name.len() + 64);
     out.push('{');
     write_string(&mut out, node_name);
     out.push(':');
     out.push_str(node_json);
+    if let Some(sn) = cert_sn {
+        out.push_str(",\"alipay_cert_sn\":");
+        write_string(&mut out, sn);
+    }
     // Alipay leaves `/` in the base64 signature unescaped (spec §15.2).
     out.push_str(",\"sign\":\"");
     out.push_str(sign);
@@ -306,8 +316,12 @@ mod tests {
     #[test]
     fn envelopes() {
         assert_eq!(
-            signed_envelope("alipay_trade_query_response", "{}", "a/b+c=="),
+            signed_envelope("alipay_trade_query_response", "{}", None, "a/b+c=="),
             r#"{"alipay_trade_query_response":{},"sign":"a/b+c=="}"#
+        );
+        assert_eq!(
+            signed_envelope("alipay_trade_query_response", "{}", Some("0a1b"), "c2ln"),
+            r#"{"alipay_trade_query_response":{},"alipay_cert_sn":"0a1b","sign":"c2ln"}"#
         );
         assert_eq!(error_envelope("{}"), r#"{"error_response":{}}"#);
     }

@@ -34,11 +34,15 @@
 //! # Routes (relative to the base URL)
 //! * `GET|POST /gateway.do`: the gateway; page methods (`alipay.trade.page.pay`,
 //!   `alipay.trade.wap.pay`) answer with the cashier page or an HTML error page, the APIs
-//!   (`query`, `close`, `cancel`, `refund`, `fastpay.refund.query`, `precreate`) with signed JSON.
+//!   (`query`, `close`, `cancel`, `refund`, `fastpay.refund.query`, `precreate`,
+//!   `alipay.open.app.alipaycert.download`) with signed JSON (with `alipay_cert_sn` for apps in
+//!   certificate mode). Requests naming a `service` go to the legacy MD5 interface
+//!   (`create_direct_pay_by_user`, `notify_verify`; also `GET /trade/notify_query.do`).
 //! * `GET /cashier/{trade_no}`, `POST /cashier/{trade_no}/pay`, `POST /cashier/{trade_no}/cancel`,
 //!   `GET /qr/{token}`: the buyer's side.
 //! * `GET /`: a dashboard of apps, trades and deliveries.
 //! * Test control (JSON): `GET /api/alipay-public-key` (PEM), `GET|POST /api/apps`,
+//!   `GET /api/certs`, `POST /api/certs/rotate`, `GET|POST /api/partners`,
 //!   `GET /api/buyers`, `GET /api/trades`, `GET /api/trades/{out_trade_no}`,
 //!   `POST /api/trades/{out_trade_no}/pay` (`{"buyer"?}`), `.../cancel`, `.../expire`,
 //!   `GET /api/notifications` (one object per delivery attempt), `GET /api/notifications/queue`,
@@ -53,9 +57,12 @@
 //! * `messages`: notification and return parameters and their signatures; `notify`: the
 //!   delivery schedule; [`faults`]: injected misbehaviour; `cashier`, `dashboard`, `api`: pages
 //!   and test control.
+//! * `ca`: the sandbox's certificate authority (certificate mode, rotation); `mapi`: the legacy
+//!   MD5 gateway and `notify_verify`.
 
 mod api;
 mod apps;
+mod ca;
 mod cashier;
 pub mod config;
 mod dashboard;
@@ -64,6 +71,7 @@ pub mod faults;
 mod gateway;
 mod ids;
 mod json;
+mod mapi;
 mod messages;
 mod methods;
 mod notify;
@@ -83,8 +91,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
-pub use apps::{App, AppView};
-pub use config::{AppConfig, BuyerConfig, SandboxConfig};
+pub use apps::{App, AppView, Partner, PartnerView};
+pub use ca::{CertsView, dir_for as certificate_dir};
+pub use config::{AppConfig, BuyerConfig, PartnerConfig, SandboxConfig};
 pub use error::SandboxError;
 pub use faults::{Fault, FaultKind, FaultRequest};
 
@@ -98,8 +107,11 @@ pub struct Sandbox {
 pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
     pub(crate) store: store::Store,
-    /// The emulator's "Alipay" private key: signs responses, notifications and returns.
-    pub(crate) key: PrivateKey,
+    /// The emulator's "Alipay" private key: signs responses, notifications and returns (for
+    /// certificate-mode apps, until the Alipay certificate is rotated).
+    pub(crate) key: Arc<PrivateKey>,
+    /// The certificate authority of certificate mode, made on first use (see [`ca`]).
+    pub(crate) ca: tokio::sync::OnceCell<Arc<ca::CertAuthority>>,
     pub(crate) key_path: Option<PathBuf>,
     pub(crate) faults: faults::Faults,
     pub(crate) http: reqwest::Client,
@@ -143,7 +155,7 @@ fn load_or_create_key(path: Option<&Path>) -> Result<PrivateKey, SandboxError> {
 }
 
 #[cfg(unix)]
-fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut file = std::fs::OpenOptions::new()
@@ -155,7 +167,7 @@ fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
@@ -182,11 +194,27 @@ impl Sandbox {
             .user_agent(concat!("alipay-sandbox/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SandboxError::Config(format!("HTTP client: {e}")))?;
+        let eager_ca =
+            config.key_file.is_some() || config.apps.iter().any(|app| app.app_cert.is_some());
+        for partner in &config.partners {
+            partner.validate()?;
+        }
+        {
+            let mut conn = store.conn().await?;
+            for partner in &config.partners {
+                store::upsert_partner(
+                    &mut conn,
+                    &apps::Partner::from_config(partner.clone(), true),
+                )
+                .await?;
+            }
+        }
         let shared = Arc::new(Shared {
             key_path: config.key_file.clone(),
             config,
             store,
-            key,
+            key: Arc::new(key),
+            ca: tokio::sync::OnceCell::new(),
             faults: faults::Faults::default(),
             http,
             templates: cashier::templates(),
@@ -195,6 +223,9 @@ impl Sandbox {
             shutdown: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
         });
+        if eager_ca {
+            shared.ca().await?;
+        }
         let tasks = vec![
             tokio::spawn(notify::run(Arc::clone(&shared))),
             tokio::spawn(service::run_expiry(Arc::clone(&shared))),
@@ -208,6 +239,7 @@ impl Sandbox {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/gateway.do", get(gateway::gateway).post(gateway::gateway))
+            .route("/trade/notify_query.do", get(mapi::notify_query))
             .route("/", get(dashboard::dashboard))
             .merge(cashier::router())
             .merge(api::router())
@@ -225,6 +257,34 @@ impl Sandbox {
     #[must_use]
     pub fn key_file(&self) -> Option<&Path> {
         self.shared.key_path.as_deref()
+    }
+
+    /// Certificate mode: the Alipay certificate, the root bundle and their SNs, as a merchant
+    /// configures them (what `GET /api/certs` shows). Makes the certificate authority on first use.
+    pub async fn certificates(&self) -> Result<CertsView, SandboxError> {
+        self.shared.certs_view().await
+    }
+
+    /// Certificate mode: issues a new Alipay certificate with a new key, which signs for
+    /// certificate-mode apps from now on (as `POST /api/certs/rotate`). Returns its SN.
+    pub async fn rotate_alipay_cert(&self) -> Result<String, SandboxError> {
+        self.shared.rotate_alipay_cert().await
+    }
+
+    /// Issues an app certificate for `public_key` from the sandbox's authority, as Alipay's
+    /// console does from a CSR; register it with [`AppConfig::with_certificate`].
+    pub async fn issue_app_cert(
+        &self,
+        app_id: &str,
+        public_key: &PublicKey,
+    ) -> Result<alipay::cert::Certificate, SandboxError> {
+        let ca = self.shared.ca().await?;
+        ca.issue_app_cert(app_id, &crate::ids::seller_id_for(app_id), public_key)
+    }
+
+    /// Registers (or re-registers) a partner of the legacy MD5 interface.
+    pub async fn register_partner(&self, partner: PartnerConfig) -> Result<Partner, SandboxError> {
+        self.shared.register_partner(partner, true).await
     }
 
     /// Registers (or re-registers, replacing its key) a merchant app; the answer includes the
@@ -262,6 +322,75 @@ impl Sandbox {
 }
 
 impl Shared {
+    /// The certificate authority, made (or loaded) on first use, with the rotated certificates
+    /// the database keeps.
+    pub(crate) async fn ca(&self) -> Result<&Arc<ca::CertAuthority>, SandboxError> {
+        self.ca
+            .get_or_try_init(|| async {
+                let key_path = self.key_path.clone();
+                let key = Arc::clone(&self.key);
+                let authority = tokio::task::spawn_blocking(move || {
+                    ca::CertAuthority::load_or_create(key_path.as_deref(), &key)
+                })
+                .await
+                .map_err(|e| SandboxError::Config(format!("certificate authority: {e}")))??;
+                let mut conn = self.store.conn().await?;
+                for (chain_pem, key_pem) in store::alipay_certs(&mut conn).await? {
+                    authority.restore(chain_pem, &key_pem)?;
+                }
+                Ok(Arc::new(authority))
+            })
+            .await
+    }
+
+    /// The key that signs for `app`, and the SN of its certificate in certificate mode.
+    pub(crate) async fn signer_for(
+        &self,
+        app: &App,
+    ) -> Result<(Arc<PrivateKey>, Option<String>), SandboxError> {
+        if app.app_cert.is_none() {
+            return Ok((Arc::clone(&self.key), None));
+        }
+        let current = self.ca().await?.current();
+        Ok((Arc::clone(&current.key), Some(current.sn.clone())))
+    }
+
+    pub(crate) async fn certs_view(&self) -> Result<CertsView, SandboxError> {
+        let ca = self.ca().await?;
+        let mut sns = vec![ca.first_sn().to_owned()];
+        let mut conn = self.store.conn().await?;
+        for (chain_pem, _) in store::alipay_certs(&mut conn).await? {
+            if let Ok(sn) = alipay::cert::cert_sn(chain_pem.as_bytes()) {
+                sns.push(sn);
+            }
+        }
+        Ok(ca.view(&sns))
+    }
+
+    pub(crate) async fn rotate_alipay_cert(&self) -> Result<String, SandboxError> {
+        let ca = Arc::clone(self.ca().await?);
+        let (signer, key_pem) = tokio::task::spawn_blocking(move || ca.rotate())
+            .await
+            .map_err(|e| SandboxError::Config(format!("certificate authority: {e}")))??;
+        let mut conn = self.store.conn().await?;
+        store::insert_alipay_cert(&mut conn, &signer.sn, &signer.chain_pem, &key_pem).await?;
+        tracing::info!(alipay_cert_sn = %signer.sn, "Alipay certificate rotated");
+        Ok(signer.sn.clone())
+    }
+
+    pub(crate) async fn register_partner(
+        &self,
+        config: PartnerConfig,
+        configured: bool,
+    ) -> Result<Partner, SandboxError> {
+        config.validate()?;
+        let partner = Partner::from_config(config, configured);
+        let mut conn = self.store.conn().await?;
+        store::upsert_partner(&mut conn, &partner).await?;
+        tracing::info!(partner = %partner.partner, "legacy partner registered");
+        Ok(partner)
+    }
+
     fn tasks_mut(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
         // Only pushes and drains happen under this lock; a poisoned list is still usable.
         self.tasks
@@ -275,6 +404,10 @@ impl Shared {
         configured: bool,
     ) -> Result<App, SandboxError> {
         config.validate()?;
+        if config.app_cert.is_some() {
+            // Responses to it carry alipay_cert_sn from now on.
+            self.ca().await?;
+        }
         let app = App::from_config(config, configured);
         let mut conn = self.store.conn().await?;
         store::upsert_app(&mut conn, &app).await?;

@@ -4,6 +4,8 @@
 //! alipay-sandbox --listen 127.0.0.1:8090                 # state in ./.alipay-sandbox/
 //! alipay-sandbox --listen 127.0.0.1:0 --in-memory        # a test run: prints the port it got
 //! alipay-sandbox --app 2021000000000001=app_public.pem   # register an app at start
+//! alipay-sandbox --app-cert 2021000000000002=appCertPublicKey.crt   # certificate mode
+//! alipay-sandbox --partner 2088101122136241=md5_key.txt   # legacy MD5 interface
 //! ```
 
 use std::io::Write as _;
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use alipay_sandbox::config::FileConfig;
-use alipay_sandbox::{AppConfig, SandboxConfig, SandboxError};
+use alipay_sandbox::{AppConfig, PartnerConfig, SandboxConfig, SandboxError};
 use clap::Parser;
 
 /// An offline, faithful emulator of the Alipay gateway (gateway.do).
@@ -55,6 +57,38 @@ struct Args {
     /// Registers an app: APP_ID=PUBLIC_KEY, the key as a file path or inline (PEM, base64).
     #[arg(long = "app", value_name = "APP_ID=KEY")]
     apps: Vec<String>,
+    /// Registers an app in certificate mode: APP_ID=CERT_FILE (its appCertPublicKey_*.crt).
+    #[arg(long = "app-cert", value_name = "APP_ID=CERT_FILE")]
+    app_certs: Vec<String>,
+    /// Registers a partner of the legacy MD5 interface: PARTNER=MD5_KEY, the key as a file path
+    /// or inline.
+    #[arg(long = "partner", value_name = "PARTNER=MD5_KEY")]
+    partners: Vec<String>,
+}
+
+fn parse_app_cert(spec: &str) -> Result<AppConfig, SandboxError> {
+    let (app_id, file) = spec.split_once('=').ok_or_else(|| {
+        SandboxError::Config(format!("--app-cert {spec:?}: expected APP_ID=CERT_FILE"))
+    })?;
+    let pem = std::fs::read_to_string(file).map_err(|source| SandboxError::Io {
+        path: file.into(),
+        source,
+    })?;
+    AppConfig::parse_certificate(app_id, &pem)
+}
+
+fn parse_partner(spec: &str) -> Result<PartnerConfig, SandboxError> {
+    let (partner, key) = spec.split_once('=').ok_or_else(|| {
+        SandboxError::Config(format!("--partner {spec:?}: expected PARTNER=MD5_KEY"))
+    })?;
+    let path = std::path::Path::new(key);
+    let key = if path.is_file() {
+        alipay::legacy::Md5Key::from_file(path)
+    } else {
+        alipay::legacy::Md5Key::new(key)
+    }
+    .map_err(|e| SandboxError::Config(format!("--partner {partner}: {e}")))?;
+    Ok(PartnerConfig::new(partner, key))
 }
 
 fn parse_app(spec: &str) -> Result<AppConfig, SandboxError> {
@@ -111,6 +145,12 @@ fn config(args: &Args) -> Result<SandboxConfig, SandboxError> {
     for spec in &args.apps {
         config.apps.push(parse_app(spec)?);
     }
+    for spec in &args.app_certs {
+        config.apps.push(parse_app_cert(spec)?);
+    }
+    for spec in &args.partners {
+        config.partners.push(parse_partner(spec)?);
+    }
     Ok(config)
 }
 
@@ -132,6 +172,17 @@ async fn run(args: Args) -> Result<(), SandboxError> {
         running.alipay_public_key().to_base64()
     );
     let _ = writeln!(out, "key file: {key_file}");
+    if let Some(dir) = running
+        .sandbox()
+        .key_file()
+        .map(alipay_sandbox::certificate_dir)
+    {
+        let _ = writeln!(
+            out,
+            "certificates (公钥证书模式): {} (alipayRootCert.crt, alipayCertPublicKey_RSA2.crt; GET /api/certs)",
+            dir.display()
+        );
+    }
     let _ = writeln!(
         out,
         "database: {}",

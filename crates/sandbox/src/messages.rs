@@ -174,6 +174,7 @@ mod tests {
         App {
             app_id: "2021000000000001".into(),
             public_key: test_alipay_key().public_key().clone(),
+            app_cert: None,
             sign_type: SignType::Rsa2,
             seller_id: "2088102177840000".into(),
             name: None,

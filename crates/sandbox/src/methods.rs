@@ -26,6 +26,7 @@ pub async fn run(shared: &Shared, checked: Checked, base_url: &str) -> Response 
         GatewayMethod::Refund => refund(shared, &checked.app, &biz).await,
         GatewayMethod::RefundQuery => refund_query(shared, &checked.app, &biz).await,
         GatewayMethod::Precreate => precreate(shared, &checked, &biz, base_url).await,
+        GatewayMethod::AlipayCertDownload => alipay_cert_download(shared, &biz).await,
         GatewayMethod::Unsupported(_) => Ok(Node::error(
             Code::InsufficientPermissions,
             "isv.insufficient-isv-permissions",
@@ -36,7 +37,22 @@ pub async fn run(shared: &Shared, checked: Checked, base_url: &str) -> Response 
         Ok(node) => node,
         Err(error) => decorate_error(method, &biz, error_node(error)),
     };
-    gateway::signed_json(shared, &checked.app, method.name(), &node)
+    gateway::signed_json(shared, &checked.app, method.name(), &node).await
+}
+
+/// `alipay.open.app.alipaycert.download`: the certificate file of `alipay_cert_sn`, base64 of
+/// its PEM text (spec §7.11).
+async fn alipay_cert_download(shared: &Shared, biz: &Biz<'_>) -> Result<Node, SandboxError> {
+    let sn = biz.required("alipay_cert_sn")?;
+    let signer = shared
+        .ca()
+        .await?
+        .by_sn(&sn)
+        .ok_or(TradeError::AlipayCertNotExist)?;
+    Ok(Node::success().field(
+        "alipay_cert_content",
+        alipay::keys::encode_signature(signer.chain_pem.as_bytes()),
+    ))
 }
 
 /// `ACQ.SYSTEM_ERROR`, what an injected `fail_api` answers: outcome unknown, retry or query.
@@ -177,6 +193,8 @@ fn order(checked: &Checked, origin: Origin) -> Result<(Order, Option<String>), T
         // The official name, and the one python-alipay-sdk sends.
         Origin::Wap => &["QUICK_WAP_WAY", "QUICK_WAP_PAY"],
         Origin::Precreate => &["FACE_TO_FACE_PAYMENT"],
+        // Legacy orders come through `mapi`, never this path.
+        Origin::Legacy => &[],
     };
     match &product_code {
         Some(code) if allowed.contains(&code.as_str()) => {}
@@ -186,7 +204,7 @@ fn order(checked: &Checked, origin: Origin) -> Result<(Order, Option<String>), T
                 "product_code {} is not valid for {}: use {}",
                 other.as_deref().unwrap_or("(missing)"),
                 origin.method(),
-                allowed[0]
+                allowed.first().copied().unwrap_or("the mapi gateway")
             )));
         }
     }
@@ -262,7 +280,9 @@ async fn page_pay(shared: &Shared, checked: &Checked) -> Response {
         Err(error) => Err(error.into()),
     };
     match result {
-        Ok(trade) => crate::cashier::cashier_page(shared, &checked.app, &trade, "", None),
+        Ok(trade) => {
+            crate::cashier::cashier_page(shared, &checked.app.display_name(), &trade, "", None)
+        }
         Err(error) => crate::cashier::refusal_page(shared, &error_node(error), None),
     }
 }
@@ -425,7 +445,7 @@ mod tests {
     fn envelope(method: &str, node: &Node) -> String {
         let text = node.to_json();
         let sign = encode_signature(&test_alipay_key().sign_bytes(SignType::Rsa2, text.as_bytes()));
-        crate::json::signed_envelope(&alipay::response::node_name(method), &text, &sign)
+        crate::json::signed_envelope(&alipay::response::node_name(method), &text, None, &sign)
     }
 
     /// Spec §15.2: the emulator-signed query response, byte for byte.

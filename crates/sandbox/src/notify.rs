@@ -271,7 +271,7 @@ async fn send(
     let fields: Params = serde_json::from_str(&row.fields)
         .map_err(|e| SandboxError::Corrupt(format!("notification {}: {e}", row.id)))?;
     let now = alipay::time::now();
-    let body = messages::notification_body(&fields, now, &shared.key, row.sign_type()?);
+    let body = signed_body(shared, row, &fields, now).await?;
     let at_ms = store::to_ms(now);
     if faults.drop {
         return Ok(Exchange {
@@ -282,6 +282,11 @@ async fn send(
             acknowledged: false,
             at_ms,
         });
+    }
+    {
+        // From now on the notify_id is one the sandbox sent (notify_verify).
+        let mut conn = shared.store.conn().await?;
+        store::mark_sent(&mut conn, row.id, at_ms).await?;
     }
     let answer = shared
         .http
@@ -329,6 +334,43 @@ async fn send(
         row.out_trade_no
     );
     Ok(exchange)
+}
+
+/// The form body of one attempt, signed as its merchant expects: MD5 with the partner's key for
+/// the legacy interface, otherwise RSA with the key that signs for the app now (the current
+/// Alipay certificate's in certificate mode).
+async fn signed_body(
+    shared: &Shared,
+    row: &NotificationRow,
+    fields: &Params,
+    now: time::OffsetDateTime,
+) -> Result<String, SandboxError> {
+    if row.sign_type == crate::mapi::SIGN_TYPE {
+        let partner = {
+            let mut conn = shared.store.conn().await?;
+            store::partner(&mut conn, &row.app_id).await?
+        }
+        .ok_or_else(|| SandboxError::NotFound(format!("partner {} is gone", row.app_id)))?;
+        return Ok(crate::mapi::notification_body(
+            fields,
+            now,
+            &partner.md5_key,
+        ));
+    }
+    let app = {
+        let mut conn = shared.store.conn().await?;
+        store::app(&mut conn, &row.app_id).await?
+    };
+    let key = match &app {
+        Some(app) => shared.signer_for(app).await?.0,
+        None => std::sync::Arc::clone(&shared.key),
+    };
+    Ok(messages::notification_body(
+        fields,
+        now,
+        &key,
+        row.sign_type()?,
+    ))
 }
 
 fn truncate(mut text: String) -> String {

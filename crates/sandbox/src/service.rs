@@ -15,7 +15,7 @@ use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::Shared;
-use crate::apps::App;
+use crate::apps::{App, Merchant, Partner};
 use crate::error::SandboxError;
 use crate::messages::{self, Event};
 use crate::store::{self, NewNotification, StoredTrade, TradeKey};
@@ -49,10 +49,11 @@ impl TradeRef {
 /// A queued notification, for the caller to wake the dispatcher after commit.
 type Queued = bool;
 
-/// Queues the notification `event` causes, if the trade has somewhere to send it.
+/// Queues the notification `event` causes, if the trade has somewhere to send it. Legacy trades
+/// notify payments only (the 即时到账 default: no `TRADE_CLOSED`), MD5-signed.
 async fn queue(
     conn: &mut SqliteConnection,
-    app: &App,
+    merchant: &Merchant,
     trade: &Trade,
     event: &Event,
     notify_url: Option<&str>,
@@ -62,19 +63,31 @@ async fn queue(
         return Ok(false);
     };
     let notify_id = crate::ids::notify_id(now);
-    let fields = messages::notification_fields(app, trade, event, &notify_id);
+    let (merchant_id, fields, sign_type) = match merchant {
+        Merchant::App(app) => (
+            app.app_id.clone(),
+            messages::notification_fields(app, trade, event, &notify_id),
+            app.sign_type.as_str(),
+        ),
+        Merchant::Partner(_) if *event != Event::Paid => return Ok(false),
+        Merchant::Partner(partner) => (
+            partner.partner.clone(),
+            crate::mapi::notification_fields(partner, trade, &notify_id),
+            crate::mapi::SIGN_TYPE,
+        ),
+    };
     let fields = serde_json::to_string(&fields)
         .map_err(|e| SandboxError::Corrupt(format!("notification fields: {e}")))?;
     store::insert_notification(
         conn,
         &NewNotification {
             notify_id,
-            app_id: app.app_id.clone(),
+            app_id: merchant_id,
             out_trade_no: trade.out_trade_no.clone(),
             trade_status: trade.state.wire().unwrap_or_default().to_owned(),
             notify_url: notify_url.to_owned(),
             fields,
-            sign_type: app.sign_type,
+            sign_type: sign_type.to_owned(),
             created_ms: store::to_ms(now),
         },
     )
@@ -86,6 +99,19 @@ async fn app_of(conn: &mut SqliteConnection, app_id: &str) -> Result<App, Sandbo
     store::app(conn, app_id)
         .await?
         .ok_or_else(|| SandboxError::NotFound(format!("app {app_id} is not registered")))
+}
+
+/// The app, or for a legacy trade the partner, a trade belongs to.
+async fn merchant_of(conn: &mut SqliteConnection, trade: &Trade) -> Result<Merchant, SandboxError> {
+    if trade.origin == Origin::Legacy {
+        return store::partner(conn, &trade.app_id)
+            .await?
+            .map(Merchant::Partner)
+            .ok_or_else(|| {
+                SandboxError::NotFound(format!("partner {} is not registered", trade.app_id))
+            });
+    }
+    app_of(conn, &trade.app_id).await.map(Merchant::App)
 }
 
 /// Loads a trade and closes it first if its window has passed.
@@ -102,8 +128,8 @@ async fn load(
     if stored.trade.expire_if_due(now) {
         store::update_trade(conn, stored.id, &stored.trade).await?;
         if was_visible {
-            let app = app_of(conn, &stored.trade.app_id).await?;
-            *queued |= queue(conn, &app, &stored.trade, &Event::Closed, None, now).await?;
+            let merchant = merchant_of(conn, &stored.trade).await?;
+            *queued |= queue(conn, &merchant, &stored.trade, &Event::Closed, None, now).await?;
         }
         tracing::info!(
             trade.no = %stored.trade.trade_no,
@@ -146,17 +172,26 @@ impl Shared {
         order: &Order,
         warning: Option<String>,
     ) -> Result<Trade, SandboxError> {
-        self.place(app, order, warning, true).await
+        self.place(&app.app_id, order, warning, true).await
+    }
+
+    /// `create_direct_pay_by_user` reached the mapi gateway: the buyer is at the cashier.
+    pub(crate) async fn open_direct_pay(
+        &self,
+        partner: &Partner,
+        order: &Order,
+    ) -> Result<Trade, SandboxError> {
+        self.place(&partner.partner, order, None, true).await
     }
 
     /// `alipay.trade.precreate`: creates an invisible trade, or reuses the unpaid one.
     pub(crate) async fn precreate(&self, app: &App, order: &Order) -> Result<Trade, SandboxError> {
-        self.place(app, order, None, false).await
+        self.place(&app.app_id, order, None, false).await
     }
 
     async fn place(
         &self,
-        app: &App,
+        merchant_id: &str,
         order: &Order,
         warning: Option<String>,
         reopen: bool,
@@ -165,7 +200,7 @@ impl Shared {
         let mut queued = false;
         let mut tx = self.store.begin().await?;
         let key = TradeKey::OutTradeNo {
-            app_id: &app.app_id,
+            app_id: merchant_id,
             out_trade_no: &order.out_trade_no,
         };
         let trade = match load(&mut tx, key, now, &mut queued).await? {
@@ -180,11 +215,11 @@ impl Shared {
             None => {
                 let qr_token = (order.origin == Origin::Precreate).then(crate::ids::qr_token);
                 let mut trade =
-                    Trade::new(&app.app_id, order, crate::ids::trade_no(now), qr_token, now)?;
+                    Trade::new(merchant_id, order, crate::ids::trade_no(now), qr_token, now)?;
                 trade.warning = warning;
                 store::insert_trade(&mut tx, &trade).await?;
                 tracing::info!(
-                    app.id = %app.app_id,
+                    app.id = %merchant_id,
                     trade.no = %trade.trade_no,
                     "trade {} created for {}",
                     trade.out_trade_no,
@@ -216,17 +251,17 @@ impl Shared {
     }
 
     /// A trade for the cashier or the test API, with expiry applied.
-    pub(crate) async fn trade(&self, key: TradeKey<'_>) -> Result<(App, Trade), SandboxError> {
+    pub(crate) async fn trade(&self, key: TradeKey<'_>) -> Result<(Merchant, Trade), SandboxError> {
         let now = alipay::time::now();
         let mut queued = false;
         let mut tx = self.store.begin().await?;
         let stored = load(&mut tx, key, now, &mut queued)
             .await?
             .ok_or(TradeError::NotExist)?;
-        let app = app_of(&mut tx, &stored.trade.app_id).await?;
+        let merchant = merchant_of(&mut tx, &stored.trade).await?;
         tx.commit().await?;
         self.after_commit(queued);
-        Ok((app, stored.trade))
+        Ok((merchant, stored.trade))
     }
 
     /// The buyer pays (cashier or test API). A precreated trade is scanned and paid at once.
@@ -236,7 +271,7 @@ impl Shared {
         key: TradeKey<'_>,
         buyer_logon_id: &str,
         password: Option<&str>,
-    ) -> Result<(App, Trade), SandboxError> {
+    ) -> Result<(Merchant, Trade), SandboxError> {
         let now = alipay::time::now();
         let mut queued = false;
         let mut tx = self.store.begin().await?;
@@ -255,7 +290,7 @@ impl Shared {
         if password.is_some_and(|p| p != buyer.password) {
             return Err(TradeError::WrongPassword.into());
         }
-        let app = app_of(&mut tx, &stored.trade.app_id).await?;
+        let merchant = merchant_of(&mut tx, &stored.trade).await?;
         let result = stored.trade.pay(buyer.payer(), buyer.balance()?, now);
         if let Err(error) = result {
             // Keep a lazy expiry that happened on the way, then refuse.
@@ -265,7 +300,7 @@ impl Shared {
         }
         store::adjust_balance(&mut tx, &buyer.user_id, -stored.trade.total_amount.fen()).await?;
         store::update_trade(&mut tx, stored.id, &stored.trade).await?;
-        queued |= queue(&mut tx, &app, &stored.trade, &Event::Paid, None, now).await?;
+        queued |= queue(&mut tx, &merchant, &stored.trade, &Event::Paid, None, now).await?;
         tx.commit().await?;
         self.after_commit(queued);
         tracing::info!(
@@ -274,7 +309,7 @@ impl Shared {
             stored.trade.out_trade_no,
             stored.trade.total_amount
         );
-        Ok((app, stored.trade))
+        Ok((merchant, stored.trade))
     }
 
     /// `alipay.trade.query`.
@@ -305,7 +340,16 @@ impl Shared {
             return Err(error.into());
         }
         store::update_trade(&mut tx, stored.id, &stored.trade).await?;
-        queued |= queue(&mut tx, app, &stored.trade, &Event::Closed, notify_url, now).await?;
+        let merchant = Merchant::App(app.clone());
+        queued |= queue(
+            &mut tx,
+            &merchant,
+            &stored.trade,
+            &Event::Closed,
+            notify_url,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         self.after_commit(queued);
         Ok(stored.trade)
@@ -344,7 +388,8 @@ impl Shared {
                 }
                 None => Event::Closed,
             };
-            queued |= queue(&mut tx, app, &stored.trade, &event, None, now).await?;
+            let merchant = Merchant::App(app.clone());
+            queued |= queue(&mut tx, &merchant, &stored.trade, &event, None, now).await?;
         }
         tx.commit().await?;
         self.after_commit(queued);
@@ -376,7 +421,8 @@ impl Shared {
             store::update_trade(&mut tx, stored.id, &stored.trade).await?;
             refund_to_buyer(&mut tx, &stored.trade, outcome.refund.amount).await?;
             let event = Event::Refunded(outcome.refund.clone());
-            queued |= queue(&mut tx, app, &stored.trade, &event, None, now).await?;
+            let merchant = Merchant::App(app.clone());
+            queued |= queue(&mut tx, &merchant, &stored.trade, &event, None, now).await?;
         }
         tx.commit().await?;
         self.after_commit(queued);
@@ -415,8 +461,8 @@ impl Shared {
         stored.trade.expire_now(now)?;
         store::update_trade(&mut tx, stored.id, &stored.trade).await?;
         if was_visible {
-            let app = app_of(&mut tx, &stored.trade.app_id).await?;
-            queued |= queue(&mut tx, &app, &stored.trade, &Event::Closed, None, now).await?;
+            let merchant = merchant_of(&mut tx, &stored.trade).await?;
+            queued |= queue(&mut tx, &merchant, &stored.trade, &Event::Closed, None, now).await?;
         }
         tx.commit().await?;
         self.after_commit(queued);

@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
-use crate::apps::App;
+use crate::apps::{App, Partner};
 use crate::config::BuyerConfig;
 use crate::error::SandboxError;
 use crate::trades::{Payer, Refund, Trade};
@@ -97,11 +97,22 @@ struct AppRow {
     seller_id: String,
     name: Option<String>,
     configured: bool,
+    app_cert: Option<String>,
 }
 
 impl AppRow {
     fn into_app(self) -> Result<App, SandboxError> {
+        let app_cert = self
+            .app_cert
+            .as_deref()
+            .map(|pem| {
+                alipay::cert::parse_pem(pem.as_bytes())
+                    .map(|mut certs| certs.remove(0))
+                    .map_err(|e| SandboxError::Corrupt(format!("app {}: {e}", self.app_id)))
+            })
+            .transpose()?;
         Ok(App {
+            app_cert,
             public_key: PublicKey::parse(&self.public_key)
                 .map_err(|e| SandboxError::Corrupt(format!("app {}: {e}", self.app_id)))?,
             sign_type: self
@@ -119,10 +130,11 @@ impl AppRow {
 /// Inserts or replaces an app.
 pub async fn upsert_app(conn: &mut SqliteConnection, app: &App) -> Result<(), SandboxError> {
     sqlx::query(
-        "INSERT INTO apps (app_id, public_key, sign_type, seller_id, name, configured, created_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO apps (app_id, public_key, sign_type, seller_id, name, configured, created_ms,
+             app_cert)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (app_id) DO UPDATE SET public_key = $2, sign_type = $3, seller_id = $4,
-             name = $5, configured = MAX(configured, $6)",
+             name = $5, configured = MAX(configured, $6), app_cert = $8",
     )
     .bind(&app.app_id)
     .bind(app.public_key.to_base64())
@@ -131,6 +143,7 @@ pub async fn upsert_app(conn: &mut SqliteConnection, app: &App) -> Result<(), Sa
     .bind(&app.name)
     .bind(app.configured)
     .bind(to_ms(alipay::time::now()))
+    .bind(app.app_cert.as_ref().map(alipay::cert::Certificate::to_pem))
     .execute(conn)
     .await?;
     Ok(())
@@ -154,6 +167,171 @@ pub async fn apps(conn: &mut SqliteConnection) -> Result<Vec<App>, SandboxError>
         .into_iter()
         .map(AppRow::into_app)
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy partners
+
+#[derive(FromRow)]
+struct PartnerRow {
+    partner: String,
+    md5_key: String,
+    seller_email: String,
+    name: Option<String>,
+    configured: bool,
+}
+
+impl PartnerRow {
+    fn into_partner(self) -> Result<Partner, SandboxError> {
+        Ok(Partner {
+            md5_key: alipay::legacy::Md5Key::new(&self.md5_key)
+                .map_err(|e| SandboxError::Corrupt(format!("partner {}: {e}", self.partner)))?,
+            partner: self.partner,
+            seller_email: self.seller_email,
+            name: self.name,
+            configured: self.configured,
+        })
+    }
+}
+
+/// Inserts or replaces a partner.
+pub async fn upsert_partner(
+    conn: &mut SqliteConnection,
+    partner: &Partner,
+) -> Result<(), SandboxError> {
+    sqlx::query(
+        "INSERT INTO partners (partner, md5_key, seller_email, name, configured, created_ms)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (partner) DO UPDATE SET md5_key = $2, seller_email = $3, name = $4,
+             configured = MAX(configured, $5)",
+    )
+    .bind(&partner.partner)
+    .bind(partner.md5_key.expose_secret())
+    .bind(&partner.seller_email)
+    .bind(&partner.name)
+    .bind(partner.configured)
+    .bind(to_ms(alipay::time::now()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One partner.
+pub async fn partner(
+    conn: &mut SqliteConnection,
+    partner: &str,
+) -> Result<Option<Partner>, SandboxError> {
+    sqlx::query_as::<_, PartnerRow>("SELECT * FROM partners WHERE partner = $1")
+        .bind(partner)
+        .fetch_optional(conn)
+        .await?
+        .map(PartnerRow::into_partner)
+        .transpose()
+}
+
+/// Every partner, oldest first.
+pub async fn partners(conn: &mut SqliteConnection) -> Result<Vec<Partner>, SandboxError> {
+    sqlx::query_as::<_, PartnerRow>("SELECT * FROM partners ORDER BY created_ms, partner")
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .map(PartnerRow::into_partner)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotated Alipay certificates
+
+/// Every rotated Alipay certificate, oldest first: (certificate file, private key PEM).
+pub async fn alipay_certs(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(String, String)>, SandboxError> {
+    Ok(sqlx::query_as::<_, (String, String)>(
+        "SELECT cert_pem, key_pem FROM alipay_certs ORDER BY created_ms, sn",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Keeps a rotated Alipay certificate.
+pub async fn insert_alipay_cert(
+    conn: &mut SqliteConnection,
+    sn: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<(), SandboxError> {
+    sqlx::query(
+        "INSERT INTO alipay_certs (sn, cert_pem, key_pem, created_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(sn)
+    .bind(cert_pem)
+    .bind(key_pem)
+    .bind(to_ms(alipay::time::now()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// notify_verify
+
+/// Records that a notification is going out now.
+pub async fn mark_sent(
+    conn: &mut SqliteConnection,
+    notification_id: i64,
+    at_ms: i64,
+) -> Result<(), SandboxError> {
+    sqlx::query("UPDATE notifications SET sent_ms = $2 WHERE id = $1")
+        .bind(notification_id)
+        .bind(at_ms)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a `notify_id` handed to the browser with a legacy return.
+pub async fn insert_return_notify_id(
+    conn: &mut SqliteConnection,
+    notify_id: &str,
+    partner: &str,
+    out_trade_no: &str,
+    at_ms: i64,
+) -> Result<(), SandboxError> {
+    sqlx::query(
+        "INSERT INTO return_notify_ids (notify_id, partner, out_trade_no, issued_ms)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(notify_id)
+    .bind(partner)
+    .bind(out_trade_no)
+    .bind(at_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// `notify_verify`: whether `notify_id` is one the sandbox sent `partner` (a notification really
+/// sent and not yet acknowledged, or a return), at most `ttl_ms` ago.
+pub async fn notify_id_is_genuine(
+    conn: &mut SqliteConnection,
+    partner: &str,
+    notify_id: &str,
+    now_ms: i64,
+    ttl_ms: i64,
+) -> Result<bool, SandboxError> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM notifications
+                  WHERE notify_id = $2 AND app_id = $1 AND sign_type = 'MD5'
+                    AND sent_ms IS NOT NULL AND state != 'acknowledged' AND sent_ms >= $3)
+              + (SELECT COUNT(*) FROM return_notify_ids
+                  WHERE notify_id = $2 AND partner = $1 AND issued_ms >= $3)",
+    )
+    .bind(partner)
+    .bind(notify_id)
+    .bind(now_ms - ttl_ms)
+    .fetch_one(conn)
+    .await?;
+    Ok(count > 0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -617,8 +795,8 @@ pub struct NewNotification {
     pub notify_url: String,
     /// Fields as JSON.
     pub fields: String,
-    /// `RSA2` / `RSA`.
-    pub sign_type: SignType,
+    /// `RSA2` / `RSA`, or `MD5` for the legacy interface.
+    pub sign_type: String,
     /// Creation (and first attempt).
     pub created_ms: i64,
 }
@@ -639,7 +817,7 @@ pub async fn insert_notification(
     .bind(&new.trade_status)
     .bind(&new.notify_url)
     .bind(&new.fields)
-    .bind(new.sign_type.as_str())
+    .bind(&new.sign_type)
     .bind(new.created_ms)
     .execute(conn)
     .await?;
@@ -876,12 +1054,16 @@ pub async fn reset(conn: &mut SqliteConnection, forget_apps: bool) -> Result<(),
         "DELETE FROM notifications",
         "DELETE FROM refunds",
         "DELETE FROM trades",
+        "DELETE FROM return_notify_ids",
         "UPDATE buyers SET balance_fen = initial_balance_fen",
     ] {
         sqlx::query(statement).execute(&mut *conn).await?;
     }
     if forget_apps {
         sqlx::query("DELETE FROM apps WHERE configured = 0")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM partners WHERE configured = 0")
             .execute(&mut *conn)
             .await?;
     }

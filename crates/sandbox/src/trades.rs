@@ -28,6 +28,8 @@ pub enum Origin {
     Wap,
     /// `alipay.trade.precreate`, a QR code.
     Precreate,
+    /// `create_direct_pay_by_user`, the legacy MD5 cashier (its `app_id` is the partner id).
+    Legacy,
 }
 
 impl Origin {
@@ -38,6 +40,7 @@ impl Origin {
             Origin::Page => "alipay.trade.page.pay",
             Origin::Wap => "alipay.trade.wap.pay",
             Origin::Precreate => "alipay.trade.precreate",
+            Origin::Legacy => "create_direct_pay_by_user",
         }
     }
 
@@ -47,7 +50,7 @@ impl Origin {
         match self {
             Origin::Page => Some("alipay.trade.page.pay.return"),
             Origin::Wap => Some("alipay.trade.wap.pay.return"),
-            Origin::Precreate => None,
+            Origin::Precreate | Origin::Legacy => None,
         }
     }
 }
@@ -55,7 +58,7 @@ impl Origin {
 impl FromStr for Origin {
     type Err = String;
     fn from_str(s: &str) -> Result<Origin, String> {
-        [Origin::Page, Origin::Wap, Origin::Precreate]
+        [Origin::Page, Origin::Wap, Origin::Precreate, Origin::Legacy]
             .into_iter()
             .find(|o| o.method() == s)
             .ok_or_else(|| format!("unknown trade origin {s:?}"))
@@ -410,6 +413,9 @@ pub enum TradeError {
     /// Wrong password.
     #[error("wrong password")]
     WrongPassword,
+    /// `alipay.open.app.alipaycert.download` of an SN the sandbox never issued.
+    #[error("no Alipay certificate has this SN")]
+    AlipayCertNotExist,
 }
 
 impl TradeError {
@@ -433,6 +439,7 @@ impl TradeError {
             TradeError::InvalidParameter(_) => "ACQ.INVALID_PARAMETER",
             TradeError::InsufficientBalance { .. } => "ACQ.BUYER_BALANCE_NOT_ENOUGH",
             TradeError::UnknownBuyer(_) | TradeError::WrongPassword => "ACQ.BUYER_NOT_EXIST",
+            TradeError::AlipayCertNotExist => "ALIPAY_CERT_NOT_EXIST",
         }
     }
 
@@ -455,6 +462,7 @@ impl TradeError {
             TradeError::InsufficientBalance { .. } => "买家余额不足".into(),
             TradeError::UnknownBuyer(_) => "买家账户不存在".into(),
             TradeError::WrongPassword => "支付密码错误".into(),
+            TradeError::AlipayCertNotExist => "支付宝公钥证书不存在".into(),
         }
     }
 
@@ -478,6 +486,7 @@ impl TradeError {
             TradeError::InsufficientBalance { .. } => "insufficient_balance",
             TradeError::UnknownBuyer(_) => "unknown_buyer",
             TradeError::WrongPassword => "wrong_password",
+            TradeError::AlipayCertNotExist => "alipay_cert_not_exist",
         }
     }
 }
@@ -503,7 +512,7 @@ impl Trade {
             origin: order.origin,
             state: match order.origin {
                 Origin::Precreate => TradeState::Created,
-                Origin::Page | Origin::Wap => TradeState::WaitBuyerPay,
+                Origin::Page | Origin::Wap | Origin::Legacy => TradeState::WaitBuyerPay,
             },
             total_amount: order.total_amount,
             subject: order.subject.clone(),

@@ -6,8 +6,11 @@
 
 mod apis;
 mod cashier;
+mod certmode;
 mod control;
+mod doctor;
 mod faults;
 mod gateway;
 mod helpers;
+mod legacy;
 mod notifications;
