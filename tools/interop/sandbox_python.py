@@ -23,9 +23,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from alipay import AliPay
+from alipay import AliPay, DCAliPay
 
 APP_ID = "2021000000000001"
+CERT_APP_ID = "2021000000000002"
 TIMEOUT = 10
 checks = 0
 
@@ -208,7 +209,53 @@ def main():
     missing = alipay.api_alipay_trade_query(out_trade_no="PY_NOPE")
     check(missing.get("sub_code") == "ACQ.TRADE_NOT_EXIST", f"query of an unknown trade: {missing}")
 
+    certificate_mode(base, gateway, app_private_key, app_public_key, notifications)
+
     print(f"python-alipay-sdk interop: {checks} checks passed")
+
+
+def certificate_mode(base, gateway, app_private_key, app_public_key, notifications):
+    """DCAliPay (certificate mode) against an app whose certificate the sandbox issued: the SDK
+    computes app_cert_sn and alipay_root_cert_sn its own way, and they must be the sandbox's."""
+    status, body = call(
+        "POST",
+        f"{base}/api/apps",
+        json.dumps({"app_id": CERT_APP_ID, "public_key": app_public_key, "issue_cert": True}),
+    )
+    check(status == 201, f"registering the certificate-mode app: {status} {body}")
+    app = json.loads(body)
+    status, body = call("GET", f"{base}/api/certs")
+    check(status == 200, f"fetching the certificates: {status} {body}")
+    certs = json.loads(body)
+    alipay = DCAliPay(
+        appid=CERT_APP_ID,
+        app_notify_url=notifications.url,
+        app_private_key_string=app_private_key,
+        app_public_key_cert_string=app["app_cert"],
+        alipay_public_key_cert_string=certs["alipay_cert"],
+        alipay_root_cert_string=certs["alipay_root_cert"],
+    )
+    alipay._gateway = gateway
+    check(alipay.app_cert_sn == app["app_cert_sn"], f"app_cert_sn: {alipay.app_cert_sn} != {app['app_cert_sn']}")
+    check(
+        alipay.alipay_root_cert_sn == certs["alipay_root_cert_sn"],
+        f"alipay_root_cert_sn: {alipay.alipay_root_cert_sn} != {certs['alipay_root_cert_sn']}",
+    )
+
+    out_trade_no = f"PYCERT_{int(time.time() * 1000)}"
+    order_string = alipay.api_alipay_trade_page_pay(
+        subject="证书模式", out_trade_no=out_trade_no, total_amount="9.90", notify_url=notifications.url
+    )
+    check("app_cert_sn=" in order_string, "the pay link carries app_cert_sn")
+    status, page = call("GET", f"{gateway}?{order_string}")
+    check(status == 200 and 'id="pay"' in page, f"the certificate-mode pay link was not accepted: {status} {page[-800:]}")
+    status, body = call("POST", f"{base}/api/trades/{out_trade_no}/pay", "{}")
+    check(status == 200, f"paying: {status} {body}")
+    paid = verified_notification(alipay, notifications.next("the certificate-mode payment"), "certificate-mode payment")
+    check(paid["app_id"] == CERT_APP_ID and paid["total_amount"] == "9.90", f"notification: {paid}")
+    # The SDK verifies the response (signed by the Alipay certificate's key, with alipay_cert_sn).
+    query = alipay.api_alipay_trade_query(out_trade_no=out_trade_no)
+    check(query.get("trade_status") == "TRADE_SUCCESS", f"certificate-mode query: {query}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests and benches fail loudly on purpose.
 
+mod support;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -314,4 +316,50 @@ fn bad_input_is_one_line_never_a_panic() {
         "",
     );
     assert_clean_failure(&out, 2, "cannot read");
+}
+
+#[test]
+fn pay_url_in_certificate_mode_carries_both_sns() {
+    let pki = support::alipay_pki();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("app.pem", &pki.app_key.to_pkcs8_pem());
+    write("app.crt", &pki.app_cert);
+    write("alipay.crt", &pki.alipay_cert);
+    write("root.crt", &pki.root_bundle);
+    write(
+        "shop.toml",
+        "[alipay]\napp_id = \"2021000000000001\"\napp_private_key_file = \"app.pem\"\napp_cert_file = \"app.crt\"\nalipay_cert_file = \"alipay.crt\"\nalipay_root_cert_file = \"root.crt\"\ngateway = \"sandbox\"\n",
+    );
+    let config = dir.path().join("shop.toml");
+    let args = [
+        "pay-url",
+        "--config",
+        config.to_str().unwrap(),
+        "--out-trade-no",
+        "ORDER_1",
+        "--amount",
+        "1.00",
+        "--subject",
+        "课程",
+    ];
+    let out = alipay(&args, "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let url = stdout(&out);
+    let app_cert_sn = alipay::cert::cert_sn(pki.app_cert.as_bytes()).unwrap();
+    let root_sn = alipay::cert::root_cert_sn(pki.root_bundle.as_bytes()).unwrap();
+    assert!(url.contains(&format!("app_cert_sn={app_cert_sn}")), "{url}");
+    assert!(
+        url.contains(&format!("alipay_root_cert_sn={root_sn}")),
+        "{url}"
+    );
+
+    // A missing certificate file is one clear line.
+    std::fs::remove_file(dir.path().join("root.crt")).unwrap();
+    let out = alipay(&args, "");
+    assert_clean_failure(
+        &out,
+        2,
+        "cannot read Alipay root certificate (alipay_root_cert_file)",
+    );
 }

@@ -10,9 +10,10 @@
 //! from then on; every one stays downloadable with `alipay.open.app.alipaycert.download`.
 //!
 //! Names are `C`, `O`, `OU`, `CN` like Alipay's, so even python-alipay-sdk's fixed issuer format
-//! computes the right SNs. With a key file, the authority is kept beside it in
-//! `<key file stem>.certs/` (created on first run, private keys mode 0600); rotated certificates
-//! are kept in the database. Without one, it is made on first use and lives in memory.
+//! computes the right SNs. It is made on first use; with a key file it is kept beside it in
+//! `<key file stem>.certs/` (private keys mode 0600) and loaded from there afterwards, so SNs
+//! survive restarts; rotated certificates are kept in the database. Without a key file it lives
+//! in memory.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -231,7 +232,9 @@ impl CertAuthority {
             .signed_by(&class2_pair, &Issuer::new(root_params, &root_pair))
             .map_err(|e| ca_error("intermediate", e))?
             .pem();
-        let root_bundle_pem = format!("{root_pem}{ecdsa_pem}");
+        // Alipay's bundle separates its certificates with a blank line (and python-alipay-sdk
+        // splits on it).
+        let root_bundle_pem = format!("{}\n\n{ecdsa_pem}", root_pem.trim_end());
         let first = issue_alipay_cert(&class2_pair, &class2_pem, Arc::clone(signing_key))?;
         let authority =
             CertAuthority::assemble(class2_pair, class2_pem, root_bundle_pem, dir.clone(), first)?;

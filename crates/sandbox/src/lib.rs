@@ -194,8 +194,9 @@ impl Sandbox {
             .user_agent(concat!("alipay-sandbox/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SandboxError::Config(format!("HTTP client: {e}")))?;
-        let eager_ca =
-            config.key_file.is_some() || config.apps.iter().any(|app| app.app_cert.is_some());
+        // Made at start only when an app needs it; otherwise on first use (GET /api/certs, a
+        // certificate-mode registration), so that embedding the sandbox costs nothing extra.
+        let eager_ca = config.apps.iter().any(|app| app.app_cert.is_some());
         for partner in &config.partners {
             partner.validate()?;
         }

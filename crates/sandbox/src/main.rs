@@ -177,6 +177,8 @@ async fn run(args: Args) -> Result<(), SandboxError> {
         .key_file()
         .map(alipay_sandbox::certificate_dir)
     {
+        // Persistent: make the certificate files now, for merchants to configure from.
+        running.sandbox().certificates().await?;
         let _ = writeln!(
             out,
             "certificates (公钥证书模式): {} (alipayRootCert.crt, alipayCertPublicKey_RSA2.crt; GET /api/certs)",

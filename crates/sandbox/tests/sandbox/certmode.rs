@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const CERT_APP: &str = "2021000000000009";
+pub(crate) const CERT_APP: &str = "2021000000000009";
 
 /// A certificate chain the test makes: a root and an app certificate for `key`.
-fn test_app_cert(key: &PrivateKey) -> Certificate {
+pub(crate) fn test_app_cert(key: &PrivateKey) -> Certificate {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CountryName, "CN");
     dn.push(DnType::OrganizationName, "Test CA");
@@ -495,6 +495,8 @@ async fn the_authority_and_rotations_survive_a_restart() {
         ..test_config()
     };
     let first = alipay_sandbox::spawn(config()).await.unwrap();
+    // Made on first use, then kept beside the key file.
+    let before = first.sandbox().certificates().await.unwrap();
     let certs_dir = dir.path().join("alipay_private_key.certs");
     for file in [
         "alipayRootCert.crt",
@@ -514,7 +516,7 @@ async fn the_authority_and_rotations_survive_a_restart() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let before = first.sandbox().certificates().await.unwrap();
+    assert_eq!(before.dir.as_deref(), Some(certs_dir.to_str().unwrap()));
     let rotated_sn = first.sandbox().rotate_alipay_cert().await.unwrap();
     // An app certificate the sandbox issues chains to its root, like Alipay's do.
     let key = PrivateKey::generate().unwrap();

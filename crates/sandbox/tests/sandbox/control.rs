@@ -323,6 +323,73 @@ async fn the_binary_registers_apps_from_flags_and_a_config_file() {
 }
 
 #[tokio::test]
+async fn the_binary_registers_certificate_apps_and_legacy_partners() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = alipay::PrivateKey::generate().unwrap();
+    let cert = crate::certmode::test_app_cert(&key);
+    std::fs::write(dir.path().join("app.crt"), cert.to_pem()).unwrap();
+    std::fs::write(
+        dir.path().join("md5.txt"),
+        "0123456789abcdefghijklmnopqrstuv\n",
+    )
+    .unwrap();
+    let config = dir.path().join("sandbox.toml");
+    std::fs::write(
+        &config,
+        "[[apps]]\napp_id = \"2021000000000079\"\napp_cert_file = \"app.crt\"\n[[partners]]\npartner = \"2088101122136241\"\nmd5_key_file = \"md5.txt\"\nseller_email = \"old@sandbox.com\"\n",
+    )
+    .unwrap();
+    let cert_flag = format!(
+        "{}={}",
+        crate::certmode::CERT_APP,
+        dir.path().join("app.crt").display()
+    );
+    let (mut child, base, _) = start_binary(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--in-memory",
+        "--config",
+        config.to_str().unwrap(),
+        "--app-cert",
+        &cert_flag,
+        "--partner",
+        "2088000000000007=vutsrqponmlkjihgfedcba9876543210",
+    ]);
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        async move {
+            serde_json::from_str::<Value>(&reqwest::get(url).await.unwrap().text().await.unwrap())
+                .unwrap()
+        }
+    };
+    let apps = get("/api/apps").await;
+    for app_id in ["2021000000000079", crate::certmode::CERT_APP] {
+        let app = apps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["app_id"] == app_id)
+            .unwrap();
+        assert_eq!(app["app_cert_sn"], cert.sn(), "{app}");
+    }
+    let partners = get("/api/partners").await;
+    let partners = partners.as_array().unwrap();
+    assert_eq!(partners.len(), 2, "{partners:?}");
+    assert!(
+        partners
+            .iter()
+            .any(|p| p["seller_email"] == "old@sandbox.com")
+    );
+    assert!(
+        !Value::Array(partners.clone())
+            .to_string()
+            .contains("0123456789")
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
 async fn nonsense_configuration_is_refused_at_start() {
     let negative = alipay_sandbox::SandboxConfig {
         time_scale: -1.0,
