@@ -448,7 +448,6 @@ pub enum Reply {
 /// Handles an asynchronous notification's raw body. Every notification is stored raw with its
 /// verdict; `success` is answered only after the commit that acted on it.
 pub async fn receive_notification(ctx: &Context, body: &[u8]) -> Result<Reply, StoreError> {
-    let raw = String::from_utf8_lossy(body);
     let notification = match ctx.alipay.verify_notification(body) {
         Ok(notification) => notification,
         Err(
@@ -456,15 +455,14 @@ pub async fn receive_notification(ctx: &Context, body: &[u8]) -> Result<Reply, S
             | alipay::VerifyError::MissingSign
             | alipay::VerifyError::SignTypeMismatch { .. }),
         ) => {
-            return reject(ctx, body, &raw, "bad_signature", error.to_string()).await;
+            return reject(ctx, body, "bad_signature", error.to_string()).await;
         }
-        Err(error) => return reject(ctx, body, &raw, "malformed", error.to_string()).await,
+        Err(error) => return reject(ctx, body, "malformed", error.to_string()).await,
     };
     if notification.app_id != ctx.alipay.app_id() {
         return reject(
             ctx,
             body,
-            &raw,
             "wrong_app",
             format!("app_id {} is not ours", notification.app_id),
         )
@@ -474,7 +472,7 @@ pub async fn receive_notification(ctx: &Context, body: &[u8]) -> Result<Reply, S
         && notification.seller_id.as_ref() != Some(seller_id)
     {
         let detail = format!("seller_id {:?} is not ours", notification.seller_id);
-        return reject(ctx, body, &raw, "wrong_seller", detail).await;
+        return reject(ctx, body, "wrong_seller", detail).await;
     }
 
     let mut tx = ctx.db.begin().await?;
@@ -527,7 +525,7 @@ pub async fn receive_notification(ctx: &Context, body: &[u8]) -> Result<Reply, S
     notifications::record(
         &mut tx,
         &Received {
-            body: &raw,
+            body,
             verdict,
             notify_id: Some(&notification.notify_id),
             out_trade_no: Some(&notification.out_trade_no),
@@ -545,7 +543,6 @@ pub async fn receive_notification(ctx: &Context, body: &[u8]) -> Result<Reply, S
 async fn reject(
     ctx: &Context,
     body: &[u8],
-    raw: &str,
     verdict: &'static str,
     detail: String,
 ) -> Result<Reply, StoreError> {
@@ -555,7 +552,7 @@ async fn reject(
     notifications::record_alone(
         &ctx.db,
         &Received {
-            body: raw,
+            body,
             verdict,
             notify_id: fields.get("notify_id").map(String::as_str),
             out_trade_no: fields.get("out_trade_no").map(String::as_str),

@@ -73,7 +73,7 @@ CREATE INDEX payment_events_by_order ON payment_events (order_id);
 CREATE TABLE notifications (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at  INTEGER NOT NULL,
-    body         TEXT    NOT NULL,
+    body         BLOB    NOT NULL, -- the bytes as received, NUL and invalid UTF-8 included
     verdict      TEXT    NOT NULL,
     notify_id    TEXT,
     out_trade_no TEXT,

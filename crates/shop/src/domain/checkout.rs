@@ -127,7 +127,9 @@ pub fn price(
         return Err(CheckoutError::AmountOutOfRange(total));
     }
     let subject = match subject.map(str::trim) {
-        Some(s) if s.is_empty() || s.chars().count() > 256 => return Err(CheckoutError::Subject),
+        Some(s) if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) => {
+            return Err(CheckoutError::Subject);
+        }
         Some(s) => s.to_owned(),
         None => default_subject(&lines),
     };
@@ -230,6 +232,10 @@ mod tests {
         );
         assert_eq!(
             price(&[1], &catalog(), &none, any, Some(" ")),
+            Err(CheckoutError::Subject)
+        );
+        assert_eq!(
+            price(&[1], &catalog(), &none, any, Some("a\0b")),
             Err(CheckoutError::Subject)
         );
         let many: Vec<i64> = (0..=MAX_LINES as i64).collect();

@@ -53,6 +53,14 @@ async fn create_refund(
 ) -> Result<(StatusCode, Json<RefundView>), ApiError> {
     admin(&user)?;
     let Json(request) = body?;
+    if request.reason.chars().count() > 256
+        || request.reason.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(ApiError::invalid(
+            "invalid_reason",
+            "reason must be at most 256 characters of text",
+        ));
+    }
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

@@ -7,8 +7,8 @@ use super::{Db, StoreError, Tx, now_ms};
 /// What the shop made of a notification.
 #[derive(Clone, Debug)]
 pub struct Received<'a> {
-    /// The raw body, exactly as received (lossily decoded if it was not UTF-8).
-    pub body: &'a str,
+    /// The raw body, byte for byte as received.
+    pub body: &'a [u8],
     /// `accepted`, `duplicate`, `bad_signature`, `malformed`, `wrong_app`, `wrong_seller`,
     /// `unknown_order`, `amount_mismatch`, `ignored`, `error`.
     pub verdict: &'a str,
@@ -30,13 +30,19 @@ pub async fn record(tx: &mut Tx, received: &Received<'_>) -> Result<(), StoreErr
     .bind(now_ms())
     .bind(received.body)
     .bind(received.verdict)
-    .bind(received.notify_id)
-    .bind(received.out_trade_no)
-    .bind(received.trade_status)
-    .bind(received.detail)
+    .bind(received.notify_id.map(text))
+    .bind(received.out_trade_no.map(text))
+    .bind(received.trade_status.map(text))
+    .bind(text(received.detail))
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Fields parsed out of an untrusted body go into TEXT columns, which on PostgreSQL cannot hold
+/// NUL; the exact bytes are in `body`, so these copies only need to be faithful enough to search.
+fn text(value: &str) -> String {
+    value.replace('\0', "\u{FFFD}")
 }
 
 /// Keeps a notification on its own (for those that change nothing).

@@ -34,6 +34,13 @@ pub async fn spawn_app() -> TestApp {
 /// A shop with test-friendly settings (no background jobs: tests run them explicitly; sandbox
 /// retries a thousand times faster), adjusted by `tweak`.
 pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    // The shop's warnings and errors, shown with a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
