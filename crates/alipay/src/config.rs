@@ -297,3 +297,64 @@ fn load<K>(
     };
     key.map(Some).map_err(|source| Error::Key { which, source })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> AlipayConfig {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        table.try_into().unwrap()
+    }
+
+    #[test]
+    fn certificate_mode_needs_all_three_files_and_no_public_key() {
+        let partial = parse("app_id = \"2021000000000001\"\napp_cert_file = \"a.crt\"\n");
+        let error = partial.cert_mode().unwrap_err().to_string();
+        assert!(
+            error.contains("missing: alipay_cert_file, alipay_root_cert_file"),
+            "{error}"
+        );
+        let both = parse(
+            "app_id = \"1\"\nalipay_public_key = \"x\"\napp_cert_file = \"a\"\nalipay_cert_file = \"b\"\nalipay_root_cert_file = \"c\"\n",
+        );
+        assert!(
+            both.cert_mode()
+                .unwrap_err()
+                .to_string()
+                .contains("exclude each other")
+        );
+        assert!(parse("app_id = \"1\"\n").cert_mode().unwrap().is_none());
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file_and_secrets_stay_out_of_debug() {
+        let mut config = parse(
+            "app_id = \"1\"\napp_private_key = \"secret-key-text\"\napp_cert_file = \"certs/app.crt\"\n[legacy]\npartner = \"2088101122136241\"\nmd5_key = \"0123456789abcdefghijklmnopqrstuv\"\nmd5_key_file = \"k.txt\"\n",
+        );
+        config.resolve_paths(Path::new("/etc/shop"));
+        assert_eq!(
+            config.app_cert_file.as_deref(),
+            Some(Path::new("/etc/shop/certs/app.crt"))
+        );
+        let legacy = config.legacy.as_ref().unwrap();
+        assert_eq!(
+            legacy.md5_key_file.as_deref(),
+            Some(Path::new("/etc/shop/k.txt"))
+        );
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("secret-key-text") && !debug.contains("0123456789"),
+            "{debug}"
+        );
+        // A legacy-only configuration has no app id, and says so when asked for a client.
+        let legacy_only = parse("[legacy]\npartner = \"2088101122136241\"\n");
+        assert!(
+            legacy_only
+                .client()
+                .unwrap_err()
+                .to_string()
+                .contains("app_id is not set")
+        );
+    }
+}

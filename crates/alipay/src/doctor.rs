@@ -832,12 +832,18 @@ async fn callback_url(
         .unwrap_or_default()
         .trim_matches(['[', ']'])
         .to_ascii_lowercase();
+    // Alipay's servers post notifications; the buyer's browser follows the return.
+    let who = if check.ends_with("return_url") {
+        "buyers' browsers"
+    } else {
+        "Alipay's servers"
+    };
     let unreachable = |report: &mut Report, why: String| {
         let severity = environment.unreachable();
         report.push(
             check,
             severity,
-            format!("{check} {url}: {why}; Alipay's servers cannot reach it"),
+            format!("{check} {url}: {why}; {who} cannot reach it"),
             if severity == Severity::Error {
                 "改用公网可访问的域名（生产环境必须如此）"
             } else {
