@@ -41,6 +41,7 @@ use time::OffsetDateTime;
 use crate::content::{self, FormError, Params};
 use crate::money::Money;
 use crate::notify::TradeStatus;
+use crate::request::escape_html;
 
 /// The production mapi gateway.
 pub const MAPI_PRODUCTION_URL: &str = "https://mapi.alipay.com/gateway.do";
@@ -457,21 +458,6 @@ impl LegacySignedRequest {
         html.push_str("<script>document.forms['alipaysubmit'].submit();</script>");
         html
     }
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A verified legacy notification (POST to `notify_url`).

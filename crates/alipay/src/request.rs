@@ -153,9 +153,10 @@ impl SignedRequest {
     }
 }
 
-/// Escapes text for an HTML attribute value; the browser un-escapes it before submitting, so the
-/// signed value arrives unchanged.
-fn escape_html(text: &str) -> String {
+/// Escapes text for HTML (`& < > " '`), attribute values included; the browser un-escapes it
+/// before submitting a form, so a signed value arrives unchanged.
+#[must_use]
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

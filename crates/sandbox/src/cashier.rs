@@ -23,6 +23,7 @@ use crate::json::Node;
 use crate::messages;
 use crate::store::TradeKey;
 use crate::trades::{Trade, TradeError, TradeState};
+use alipay::request::escape_html;
 
 /// The templates, compiled into the binary (no external assets, no CDN).
 pub(crate) fn templates() -> Environment<'static> {
@@ -54,21 +55,6 @@ pub(crate) fn templates() -> Environment<'static> {
         }
     }
     env
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Renders a template, or a plain 500 naming the problem.
