@@ -1,7 +1,5 @@
 //! Orders, their lines, and enrolments (fulfilment).
 
-use std::collections::HashSet;
-
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -216,15 +214,6 @@ pub async fn revoke(tx: &mut Tx, order: &Order) -> Result<(), StoreError> {
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// The ids of the courses a user owns.
-pub async fn owned_course_ids(db: &Db, user_id: i64) -> Result<HashSet<i64>, StoreError> {
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT course_id FROM enrollments WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_all(db.reader())
-        .await?;
-    Ok(ids.into_iter().collect())
 }
 
 /// A course a user owns.

@@ -57,12 +57,3 @@ pub async fn by_username(db: &Db, username: &str) -> Result<Option<User>, StoreE
             .await?;
     Ok(row.as_ref().map(user).transpose()?)
 }
-
-/// Looks a user up by id.
-pub async fn by_id(db: &Db, id: i64) -> Result<Option<User>, StoreError> {
-    let row = sqlx::query("SELECT id, username, password_hash, role FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.reader())
-        .await?;
-    Ok(row.as_ref().map(user).transpose()?)
-}
