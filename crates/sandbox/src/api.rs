@@ -40,6 +40,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/trades/{out_trade_no}/pay", post(pay_trade))
         .route("/api/trades/{out_trade_no}/cancel", post(abandon_trade))
         .route("/api/trades/{out_trade_no}/expire", post(expire_trade))
+        .route("/api/trades/{out_trade_no}/refund", post(console_refund))
         .route("/api/notifications", get(list_deliveries))
         .route("/api/notifications/queue", get(list_notifications))
         .route("/api/notifications/{id}/deliver", post(redeliver))
@@ -369,6 +370,62 @@ async fn pay_trade(
         return_url: crate::cashier::return_location(&shared, &merchant, &trade).await?,
         trade: TradeView::new(&trade, None),
     }))
+}
+
+/// `POST /api/trades/{out_trade_no}/refund` body: a refund made in the merchant console
+/// (商家中心), not through the API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleRefund {
+    refund_amount: String,
+    out_request_no: Option<String>,
+    refund_reason: Option<String>,
+    app_id: Option<String>,
+}
+
+/// A refund made in the merchant console: it takes effect as `alipay.trade.refund` would, and
+/// Alipay sends its refund notification, but the merchant's software never asked for it.
+async fn console_refund(
+    State(shared): State<Arc<Shared>>,
+    Path(out_trade_no): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<TradeView>> {
+    let request: ConsoleRefund = json_body(&body)?;
+    let amount: alipay::Money = request
+        .refund_amount
+        .parse()
+        .map_err(|e| SandboxError::BadRequest(format!("refund_amount: {e}")))?;
+    let found = find_trade(&shared, &out_trade_no, request.app_id.as_deref()).await?;
+    let app = {
+        let mut conn = shared.store.conn().await?;
+        store::app(&mut conn, &found.trade.app_id).await?
+    }
+    .ok_or_else(|| {
+        SandboxError::BadRequest(
+            "console refunds are for open-API trades (not the legacy MD5 interface)".into(),
+        )
+    })?;
+    let out_request_no = request.out_request_no.unwrap_or_else(|| {
+        format!(
+            "CONSOLE{}",
+            crate::ids::trade_no(alipay::time::now())
+                .get(8..)
+                .unwrap_or_default()
+        )
+    });
+    let trade = crate::service::TradeRef {
+        out_trade_no: Some(found.trade.out_trade_no.clone()),
+        trade_no: None,
+    };
+    let refund = crate::trades::RefundRequest {
+        out_request_no: Some(out_request_no),
+        amount,
+        reason: request.refund_reason,
+    };
+    let (trade, _) = shared.refund(&app, &trade, &refund).await?;
+    let mut conn = shared.store.conn().await?;
+    let refunds = store::refunds(&mut conn, found.id).await?;
+    Ok(Json(TradeView::new(&trade, Some(&refunds))))
 }
 
 #[derive(Debug, Serialize)]

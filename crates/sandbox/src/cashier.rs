@@ -25,6 +25,25 @@ use crate::store::TradeKey;
 use crate::trades::{Trade, TradeError, TradeState};
 use alipay::request::escape_html;
 
+/// The Content-Security-Policy of the sandbox's pages: nothing but themselves, no scripts at all,
+/// the layout's one `<style>` block allowed by its hash. Forms post to the sandbox itself, but
+/// the cashier's answer redirects the browser to the merchant's return URL (any origin), which
+/// `form-action` also governs.
+#[must_use]
+pub fn content_security_policy() -> String {
+    let layout = include_str!("templates/layout.html");
+    let style = layout
+        .split_once("<style>")
+        .and_then(|(_, rest)| rest.split_once("</style>"))
+        .map_or("", |(style, _)| style);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, style.as_bytes());
+    let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest.as_ref());
+    format!(
+        "default-src 'self'; script-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; \
+         object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' http: https:"
+    )
+}
+
 /// The templates, compiled into the binary (no external assets, no CDN).
 pub(crate) fn templates() -> Environment<'static> {
     let mut env = Environment::new();

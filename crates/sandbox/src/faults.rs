@@ -11,6 +11,13 @@
 //! | `reorder_notifications` | a notification attempt | held back until the next notification has been delivered (or `delay_ms` passed) |
 //! | `fail_api` | an API call (optionally one `method`) | answered `ACQ.SYSTEM_ERROR` without doing anything |
 //! | `slow_api` | an API call (optionally one `method`) | answered after `delay_ms` |
+//! | `bad_signature` | an API call (optionally one `method`) | the call takes effect, but the answer is signed with a key that is not the sandbox's |
+//! | `garbled` | an API call (optionally one `method`) | the call takes effect, but the answer is HTTP 200 with an HTML body (a proxy's error page) |
+//!
+//! `bad_signature` and `garbled` are what a network fault *after* Alipay acted looks like to a
+//! merchant: something happened, and the answer cannot be trusted. A client must treat both as
+//! "outcome unknown" and ask again, never as a refusal. They apply to the trade APIs, not to the
+//! page-pay redirects.
 //!
 //! Faults live in memory: they are test scaffolding, not state worth surviving a restart.
 
@@ -37,6 +44,10 @@ pub enum FaultKind {
     FailApi,
     /// API calls are slow.
     SlowApi,
+    /// API calls take effect but are answered with a signature that does not verify.
+    BadSignature,
+    /// API calls take effect but are answered with an HTML page.
+    Garbled,
 }
 
 impl FaultKind {
@@ -62,6 +73,8 @@ impl FaultKind {
             FaultKind::ReorderNotifications => "reorder_notifications",
             FaultKind::FailApi => "fail_api",
             FaultKind::SlowApi => "slow_api",
+            FaultKind::BadSignature => "bad_signature",
+            FaultKind::Garbled => "garbled",
         }
     }
 }
@@ -76,7 +89,7 @@ pub struct FaultRequest {
     pub count: Option<u32>,
     /// Delay for `delay_notifications`, `slow_api` and the `reorder_notifications` fallback.
     pub delay_ms: Option<u64>,
-    /// Limits `fail_api` / `slow_api` to one method, e.g. `alipay.trade.refund`.
+    /// Limits an API fault to one method, e.g. `alipay.trade.refund`.
     pub method: Option<String>,
 }
 
@@ -154,6 +167,20 @@ pub struct ApiFaults {
     pub fail: bool,
     /// Wait this long first.
     pub delay: Option<Duration>,
+    /// What becomes of the answer after the call took effect.
+    pub answer: Answer,
+}
+
+/// How the answer to an API call that took effect is delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Answer {
+    /// Signed by the sandbox, as it should be.
+    #[default]
+    Genuine,
+    /// Signed with a key that is not the sandbox's.
+    BadSignature,
+    /// Replaced by an HTML page.
+    Garbled,
 }
 
 impl Faults {
@@ -173,7 +200,7 @@ impl Faults {
         }
         if request.method.is_some() && request.kind.is_notification() {
             return Err(SandboxError::BadRequest(format!(
-                "method applies to fail_api and slow_api only, not {}",
+                "method applies to API faults only, not {}",
                 request.kind.as_str()
             )));
         }
@@ -183,6 +210,8 @@ impl Faults {
                 FaultKind::DropNotifications
                     | FaultKind::DuplicateNotifications
                     | FaultKind::FailApi
+                    | FaultKind::BadSignature
+                    | FaultKind::Garbled
             )
         {
             return Err(SandboxError::BadRequest(format!(
@@ -246,14 +275,28 @@ impl Faults {
         }
     }
 
-    /// Decides the fate of one API call to `method`.
+    /// Decides the fate of one API call to `method`; `answers_json` tells whether the method
+    /// answers with a signed JSON body (the trade APIs) rather than a page (page pay), which
+    /// is what `bad_signature` and `garbled` alter.
     #[must_use]
-    pub fn for_api(&self, method: &str) -> ApiFaults {
+    pub fn for_api(&self, method: &str, answers_json: bool) -> ApiFaults {
         let mut inner = self.lock();
+        let fail = Self::take(&mut inner, FaultKind::FailApi, Some(method)).is_some();
+        let delay = Self::take(&mut inner, FaultKind::SlowApi, Some(method))
+            .map(|fault| fault.delay_ms.map_or(DEFAULT_DELAY, Duration::from_millis));
+        let answer = if !answers_json || fail {
+            Answer::Genuine
+        } else if Self::take(&mut inner, FaultKind::Garbled, Some(method)).is_some() {
+            Answer::Garbled
+        } else if Self::take(&mut inner, FaultKind::BadSignature, Some(method)).is_some() {
+            Answer::BadSignature
+        } else {
+            Answer::Genuine
+        };
         ApiFaults {
-            fail: Self::take(&mut inner, FaultKind::FailApi, Some(method)).is_some(),
-            delay: Self::take(&mut inner, FaultKind::SlowApi, Some(method))
-                .map(|fault| fault.delay_ms.map_or(DEFAULT_DELAY, Duration::from_millis)),
+            fail,
+            delay,
+            answer,
         }
     }
 }
@@ -290,14 +333,49 @@ mod tests {
         faults
             .add(request(FaultKind::FailApi, 1, Some("alipay.trade.refund")))
             .unwrap();
-        assert!(!faults.for_api("alipay.trade.query").fail);
-        assert!(faults.for_api("alipay.trade.refund").fail);
-        assert!(!faults.for_api("alipay.trade.refund").fail);
+        assert!(!faults.for_api("alipay.trade.query", true).fail);
+        assert!(faults.for_api("alipay.trade.refund", true).fail);
+        assert!(!faults.for_api("alipay.trade.refund", true).fail);
         faults.add(request(FaultKind::SlowApi, 1, None)).unwrap();
         assert_eq!(
-            faults.for_api("alipay.trade.query").delay,
+            faults.for_api("alipay.trade.query", true).delay,
             Some(DEFAULT_DELAY)
         );
+    }
+
+    #[test]
+    fn untrustworthy_answers_apply_to_json_answers_only() {
+        let faults = Faults::default();
+        faults.add(request(FaultKind::Garbled, 1, None)).unwrap();
+        faults
+            .add(request(
+                FaultKind::BadSignature,
+                2,
+                Some("alipay.trade.refund"),
+            ))
+            .unwrap();
+        assert_eq!(
+            faults.for_api("alipay.trade.page.pay", false).answer,
+            Answer::Genuine,
+            "a page is not a signed answer"
+        );
+        assert_eq!(
+            faults.for_api("alipay.trade.query", true).answer,
+            Answer::Garbled
+        );
+        assert_eq!(
+            faults.for_api("alipay.trade.query", true).answer,
+            Answer::Genuine
+        );
+        assert_eq!(
+            faults.for_api("alipay.trade.refund", true).answer,
+            Answer::BadSignature
+        );
+        assert_eq!(
+            faults.for_api("alipay.trade.refund", true).answer,
+            Answer::BadSignature
+        );
+        assert!(faults.list().is_empty());
     }
 
     #[test]

@@ -13,10 +13,10 @@
 
 use std::sync::Arc;
 
-use alipay::SignType;
 use alipay::content::{self, Params};
 use alipay::keys::{decode_signature, encode_signature};
 use alipay::response::node_name;
+use alipay::{PrivateKey, SignType};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, Method, header};
@@ -483,7 +483,9 @@ pub async fn gateway(
             };
         }
     };
-    let faults = shared.faults.for_api(checked.method.name());
+    let faults = shared
+        .faults
+        .for_api(checked.method.name(), !checked.method.is_page());
     if let Some(delay) = faults.delay {
         tokio::time::sleep(delay).await;
     }
@@ -496,7 +498,44 @@ pub async fn gateway(
         };
     }
     let base = base_url(&shared, &headers, uri.path());
-    crate::methods::run(&shared, checked, &base).await
+    crate::methods::run(&shared, checked, &base, faults.answer).await
+}
+
+/// A key that is not the sandbox's, for the `bad_signature` fault (made once per process).
+fn impostor_key() -> Option<&'static PrivateKey> {
+    static KEY: std::sync::OnceLock<Option<PrivateKey>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| PrivateKey::generate().ok()).as_ref()
+}
+
+/// An answer signed with [`impostor_key`]: well-formed, but its signature does not verify.
+pub async fn impostor_signed_json(
+    shared: &Shared,
+    app: &App,
+    method: &str,
+    node: &Node,
+) -> Response {
+    let (Some(key), Ok((_, cert_sn))) = (impostor_key(), shared.signer_for(app).await) else {
+        return unbound_json(&system_busy());
+    };
+    let node_json = node.to_json();
+    let signature = key.sign_bytes(app.sign_type, node_json.as_bytes());
+    json_response(json::signed_envelope(
+        &node_name(method),
+        &node_json,
+        cert_sn.as_deref(),
+        &encode_signature(&signature),
+    ))
+}
+
+/// What a merchant sees when a proxy between it and Alipay fails after Alipay acted: HTTP 200
+/// with an HTML error page instead of the signed answer.
+#[must_use]
+pub fn garbled_answer() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html;charset=utf-8")],
+        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>Tengine</center></body></html>",
+    )
+        .into_response()
 }
 
 #[cfg(test)]

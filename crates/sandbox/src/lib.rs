@@ -86,9 +86,11 @@ use std::time::Duration;
 
 use alipay::{PrivateKey, PublicKey};
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use axum::routing::get;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use apps::{App, AppView, Partner, PartnerView};
@@ -245,6 +247,19 @@ impl Sandbox {
             .merge(cashier::router())
             .merge(api::router())
             .layer(TraceLayer::new_for_http())
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_str(&cashier::content_security_policy())
+                    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'")),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ))
             .with_state(Arc::clone(&self.shared))
     }
 

@@ -9,13 +9,14 @@ use serde_json::{Map, Value, json};
 use crate::Shared;
 use crate::apps::App;
 use crate::error::SandboxError;
+use crate::faults::Answer;
 use crate::gateway::{self, Checked, GatewayMethod};
 use crate::json::{Code, Node};
 use crate::service::TradeRef;
 use crate::trades::{Order, Origin, Refund, RefundRequest, Trade, TradeError};
 
 /// Runs a checked request and answers it.
-pub async fn run(shared: &Shared, checked: Checked, base_url: &str) -> Response {
+pub async fn run(shared: &Shared, checked: Checked, base_url: &str, answer: Answer) -> Response {
     let biz = Biz(&checked.biz);
     let method = checked.method;
     let result = match method {
@@ -37,7 +38,13 @@ pub async fn run(shared: &Shared, checked: Checked, base_url: &str) -> Response 
         Ok(node) => node,
         Err(error) => decorate_error(method, &biz, error_node(error)),
     };
-    gateway::signed_json(shared, &checked.app, method.name(), &node).await
+    match answer {
+        Answer::Genuine => gateway::signed_json(shared, &checked.app, method.name(), &node).await,
+        Answer::BadSignature => {
+            gateway::impostor_signed_json(shared, &checked.app, method.name(), &node).await
+        }
+        Answer::Garbled => gateway::garbled_answer(),
+    }
 }
 
 /// `alipay.open.app.alipaycert.download`: the certificate file of `alipay_cert_sn`, base64 of

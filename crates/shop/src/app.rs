@@ -10,13 +10,14 @@ use alipay::{Client, Gateway, PrivateKey};
 use alipay_sandbox::{AppConfig, Sandbox, SandboxConfig};
 use anyhow::Context as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::context::{Context, Settings};
+use crate::context::{Context, Limits, Settings};
 use crate::http::{self, AppState};
-use crate::store::{self, Db, courses, users};
+use crate::store::{self, Db};
 
 /// The app id the shop uses with its built-in sandbox.
 pub const DEMO_APP_ID: &str = "9021000000000001";
@@ -26,6 +27,7 @@ pub const DEMO_SELLER_ID: &str = "2088721000000001";
 /// A built shop, bound to its address, ready to serve.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     router: axum::Router,
     state: AppState,
     sandbox: Option<Sandbox>,
@@ -61,23 +63,34 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 impl Application {
-    /// Builds everything and binds the listener (port 0 picks a free port).
+    /// Builds everything and binds the listener (port 0 picks a free port). Refuses, before
+    /// binding anything, a configuration that is unsafe to serve
+    /// ([`Config::check_safe_to_serve`]).
     pub async fn build(mut config: Config) -> anyhow::Result<Application> {
+        config.check_safe_to_serve()?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         config.listen = listener.local_addr()?;
+        let metrics_listener = match config.metrics_listen {
+            Some(address) => {
+                let metrics = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?;
+                config.metrics_listen = Some(metrics.local_addr()?);
+                Some(metrics)
+            }
+            None => None,
+        };
 
-        let db = Db::connect(&config.database_url())
-            .await
-            .context("cannot open the database")?;
-        if config.seed_demo_data {
+        let db = open_database(&config).await?;
+        if config.seed_demo_data() {
             seed(&db).await?;
         }
         let jwt_secret = match &config.jwt_secret {
-            Some(secret) => secret.clone().into_bytes(),
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => {
                 if db.backend() == store::Backend::Postgres {
                     tracing::warn!(
@@ -121,6 +134,10 @@ impl Application {
             order_ttl: config.order_ttl(),
             reconcile_after: Duration::from_secs(config.reconcile_after_secs),
             reconcile_backoff: Duration::from_secs(config.reconcile_backoff_secs.max(1)),
+            return_check_interval: Duration::from_secs(config.return_check_secs),
+            rejected_retention: Duration::from_secs(
+                config.rejected_retention_days.saturating_mul(24 * 3600),
+            ),
             seller_id,
             frontend_url: config.frontend_url(),
             public_url,
@@ -131,6 +148,10 @@ impl Application {
                 db,
                 alipay,
                 settings: Arc::new(settings),
+                limits: Arc::new(Limits::new(
+                    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+                    config.notify_failures_per_minute,
+                )),
             },
             jwt: Arc::new(http::auth::Jwt::new(&jwt_secret, config.jwt_ttl_secs)),
             metrics: metrics_handle(),
@@ -145,6 +166,7 @@ impl Application {
         );
         Ok(Application {
             listener,
+            metrics_listener,
             router,
             state,
             sandbox,
@@ -156,6 +178,12 @@ impl Application {
     #[must_use]
     pub fn address(&self) -> SocketAddr {
         self.state.config.listen
+    }
+
+    /// The bound address of the separate metrics listener (`metrics_listen`), if any.
+    #[must_use]
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.state.config.metrics_listen
     }
 
     /// The shop's base URL.
@@ -180,11 +208,21 @@ impl Application {
     pub async fn run(self) -> anyhow::Result<()> {
         let Application {
             listener,
+            metrics_listener,
             router,
             state,
             sandbox,
             shutdown,
         } = self;
+        let metrics = metrics_listener.map(|metrics_listener| {
+            let router = http::ops::metrics_router(state.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                axum::serve(metrics_listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            })
+        });
         let jobs = state.config.run_jobs.then(|| {
             let ctx = state.ctx.clone();
             let interval = Duration::from_millis(state.config.jobs_interval_ms.max(10));
@@ -206,6 +244,9 @@ impl Application {
         shutdown.cancel();
         if let Some(jobs) = jobs {
             let _ = jobs.await;
+        }
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
         }
         if let Some(sandbox) = sandbox {
             sandbox.shutdown().await;
@@ -248,17 +289,22 @@ async fn demo_alipay(config: &Config, public_url: &str) -> anyhow::Result<(Clien
     Ok((client, sandbox))
 }
 
+/// Opens the configured database and brings its schema up to date (`serve` and the
+/// command-line tools share it).
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    }
+    Db::connect(&config.database_url())
+        .await
+        .context("cannot open the database")
+}
+
 /// Demo catalog and the demo user.
 async fn seed(db: &Db) -> anyhow::Result<()> {
-    courses::seed_demo(db).await?;
-    if users::by_username(db, "demo").await?.is_none() {
-        let hash = tokio::task::spawn_blocking(|| crate::domain::user::hash_password("demo123456"))
-            .await?;
-        match users::insert(db, "demo", &hash, "user").await {
-            Ok(_) | Err(store::StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    crate::catalog::seed_demo(db).await?;
+    crate::accounts::ensure_demo_user(db).await?;
     Ok(())
 }
 

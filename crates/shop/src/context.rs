@@ -1,7 +1,13 @@
-//! What the use cases need: the database, the Alipay client, and the settings that shape payments.
+//! What the use cases need: the database, the Alipay client, the settings that shape payments,
+//! and the limits that keep a burst of requests from taking the machine.
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
 
 use crate::store::Db;
 use crate::store::order_writer::OrderWriter;
@@ -13,14 +19,48 @@ pub struct Settings {
     pub order_ttl: Duration,
     /// First reconciliation check this long after a pay link is issued.
     pub reconcile_after: Duration,
-    /// First retry delay of an undecided reconciliation check.
+    /// First retry delay of an undecided reconciliation check (and of an undecided refund).
     pub reconcile_backoff: Duration,
+    /// A returning browser makes the shop ask Alipay at most once per order per this long, so
+    /// reloading the return page cannot turn the shop into a query cannon.
+    pub return_check_interval: Duration,
+    /// Rejected notifications (bad signature, malformed, not ours) are deleted after this long.
+    pub rejected_retention: Duration,
     /// The merchant's Alipay user id, checked against notifications when set.
     pub seller_id: Option<String>,
     /// Where the browser lands after paying (`…/pay/success`).
     pub frontend_url: String,
     /// The shop's own public URL.
     pub public_url: String,
+}
+
+/// Bounds on work a stranger can cause.
+#[derive(Debug)]
+pub struct Limits {
+    /// Password hashes (argon2id, ~19 MiB each) computed at once.
+    pub password_hashing: Semaphore,
+    /// Rejected notifications stored per sender address per minute (`None`: unlimited).
+    pub rejected_notifications: Option<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl Limits {
+    /// `hashers` concurrent password hashes; `rejected_per_minute` rejected notifications kept
+    /// per sender address per minute (0: no limit).
+    #[must_use]
+    pub fn new(hashers: usize, rejected_per_minute: u32) -> Limits {
+        Limits {
+            password_hashing: Semaphore::new(hashers.max(1)),
+            rejected_notifications: NonZeroU32::new(rejected_per_minute)
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Limits::new(cores, 60)
+    }
 }
 
 /// Shared by handlers and jobs. Cheap to clone.
@@ -34,4 +74,6 @@ pub struct Context {
     pub order_writer: OrderWriter,
     /// Payment settings.
     pub settings: Arc<Settings>,
+    /// Bounds on work.
+    pub limits: Arc<Limits>,
 }

@@ -1,8 +1,9 @@
 //! `shop`: run the course shop.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use shop::{Application, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -13,25 +14,77 @@ struct Cli {
     command: Command,
 }
 
+/// Where the configuration comes from; `serve` and the tools read the same.
+#[derive(Args)]
+struct ConfigArgs {
+    /// A TOML configuration file (`SHOP_*` variables override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Folder for the SQLite database, generated keys and secrets (default ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir.clone_from(dir);
+        }
+        Ok(config)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the shop (API, pages, and in demo mode the built-in Alipay sandbox at /sandbox).
     Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
         /// Address to listen on (default 127.0.0.1:8000).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
-        /// Folder for the SQLite database, generated keys and secrets (default ./data).
+        /// Serve demo mode (the built-in sandbox, whose test API can pay any order) on a
+        /// non-loopback address anyway.
         #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// A TOML configuration file.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        demo: bool,
         /// Log as JSON lines.
         #[arg(long)]
         json_logs: bool,
     },
+    /// Manage operators (who may refund and see every order).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Print the OpenAPI description of the API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Make an existing user an operator.
+    Grant {
+        /// The user's name.
+        username: String,
+    },
+    /// Take the operator role away (the user stays, as a buyer).
+    Revoke {
+        /// The user's name.
+        username: String,
+    },
+    /// List the operators.
+    List,
+    /// Create a user who is an operator from the start.
+    Create {
+        /// The new user's name.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 #[tokio::main]
@@ -56,30 +109,33 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin { action, config } => admin(action, &config.load()?).await,
         Command::Serve {
-            listen,
-            data_dir,
             config,
+            listen,
+            demo,
             json_logs,
         } => {
             init_tracing(json_logs);
-            let mut config = Config::load(config.as_deref(), std::env::vars())?;
+            let mut config = config.load()?;
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            if let Some(dir) = data_dir {
-                config.data_dir = dir;
-            }
-            let demo = config.demo_mode();
+            config.demo |= demo;
+            let demo_mode = config.demo_mode();
             let app = Application::build(config).await?;
             let base = app.base_url();
             println!("alipay-shop is running at {base}/");
             println!("  API description  {base}/api/openapi.json");
-            if demo {
+            if let Some(metrics) = app.metrics_address() {
+                println!("  metrics          http://{metrics}/metrics");
+            }
+            if demo_mode {
                 println!(
                     "  Alipay sandbox   {base}/sandbox/  (built in; buyer login buyer@sandbox.com / 111111)"
                 );
                 println!("  demo user        demo / demo123456");
+                println!("  operators        shop admin create NAME --password-stdin");
             }
             let stop = app.shutdown_token();
             tokio::spawn(async move {
@@ -90,6 +146,35 @@ async fn run(command: Command) -> anyhow::Result<()> {
             app.run().await
         }
     }
+}
+
+/// `shop admin …`: operators are made here, never through the API.
+async fn admin(action: AdminAction, config: &Config) -> anyhow::Result<()> {
+    use shop::accounts;
+    let db = shop::app::open_database(config).await?;
+    let result = match action {
+        AdminAction::Grant { username } => accounts::grant_operator(&db, &username)
+            .await
+            .map(|()| println!("{username} is now an operator")),
+        AdminAction::Revoke { username } => accounts::revoke_operator(&db, &username)
+            .await
+            .map(|()| println!("{username} is no longer an operator")),
+        AdminAction::List => accounts::operators(&db).await.map(|operators| {
+            for operator in operators {
+                println!("{}", operator.username);
+            }
+        }),
+        AdminAction::Create { username, .. } => {
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            accounts::create_operator(&db, &username, password)
+                .await
+                .map(|user| println!("{} created as an operator (id {})", user.username, user.id))
+        }
+    };
+    db.close().await;
+    Ok(result?)
 }
 
 fn init_tracing(json: bool) {

@@ -3,19 +3,7 @@
 use std::collections::HashSet;
 
 use super::Money;
-
-/// A course as the catalog sells it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Course {
-    /// Catalog id.
-    pub id: i64,
-    /// Title.
-    pub name: String,
-    /// List price.
-    pub price: Money,
-    /// Whether it can be bought.
-    pub on_sale: bool,
-}
+use super::catalog::Course;
 
 /// One priced line of an order.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,10 +1,23 @@
-//! The shop's rules, free of HTTP and SQL: order states and their transitions, checkout pricing,
-//! identifiers, user names and passwords. Everything here is pure and unit-tested.
+//! The shop's entities and rules, free of HTTP and SQL: orders and their transitions, refunds and
+//! what they give back, the one mapping of Alipay's trade statuses, checkout pricing, the catalog,
+//! enrolments, users and roles, anomalies, identifiers. Everything here is pure and unit-tested.
 
+pub mod anomaly;
+pub mod catalog;
 pub mod checkout;
+pub mod enrollment;
+pub mod event;
 pub mod ids;
 pub mod order;
+pub mod refund;
+pub mod trade;
 pub mod user;
 
 pub use alipay::Money;
-pub use order::{OrderStatus, Transition};
+pub use anomaly::{Anomaly, AnomalyKind};
+pub use catalog::{Course, CourseDetails};
+pub use enrollment::Enrollment;
+pub use event::Event;
+pub use order::{Item, Order, OrderStatus, Transition};
+pub use refund::{Refund, RefundItem, RefundOrigin, RefundStatus};
+pub use user::{Role, User};

@@ -10,6 +10,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::Money;
+
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
@@ -126,6 +128,65 @@ impl FromStr for OrderStatus {
             .into_iter()
             .find(|status| status.as_str() == s)
             .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+/// An order: what a buyer asked to buy, at the prices the catalog set, and where it stands.
+#[derive(Clone, Debug)]
+pub struct Order {
+    /// Row id.
+    pub id: i64,
+    /// The number Alipay knows it by.
+    pub out_trade_no: String,
+    /// The buyer.
+    pub user_id: i64,
+    /// What the cashier shows.
+    pub subject: String,
+    /// The amount due.
+    pub total: Money,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// Alipay's trade number, once paid.
+    pub trade_no: Option<String>,
+    /// When Alipay took the money (Unix ms).
+    pub paid_at: Option<i64>,
+    /// Refunded so far (succeeded refunds only).
+    pub refunded: Money,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Closed if unpaid by then (Unix ms).
+    pub expires_at: i64,
+    /// When the last pay link was issued (Unix ms); reconciliation only checks such orders.
+    pub pay_link_at: Option<i64>,
+    /// Consecutive reconciliation attempts that failed to decide (backoff).
+    pub check_attempts: i64,
+    /// The lines (empty when loaded without them).
+    pub items: Vec<Item>,
+}
+
+/// One line of an order: a course at the price it was sold for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// The course.
+    pub course_id: i64,
+    /// Its title when bought.
+    pub course_name: String,
+    /// List price.
+    pub price: Money,
+    /// Price paid.
+    pub real_price: Money,
+}
+
+impl Order {
+    /// The line for `course_id`, if the order has one.
+    #[must_use]
+    pub fn item(&self, course_id: i64) -> Option<&Item> {
+        self.items.iter().find(|item| item.course_id == course_id)
+    }
+
+    /// The course ids of its lines.
+    pub fn course_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.items.iter().map(|item| item.course_id)
     }
 }
 

@@ -5,6 +5,50 @@ use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 
+/// What a user may do. Read from the database on every request that needs it: a token says who
+/// you are, never what you may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A buyer.
+    Buyer,
+    /// An operator: refunds, the back office. Granted only on the command line.
+    Operator,
+}
+
+impl Role {
+    /// Stored (and API) name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Buyer => "user",
+            Role::Operator => "admin",
+        }
+    }
+
+    /// From the stored name; anything unknown is a buyer (least privilege).
+    #[must_use]
+    pub fn from_stored(text: &str) -> Role {
+        if text == Role::Operator.as_str() {
+            Role::Operator
+        } else {
+            Role::Buyer
+        }
+    }
+}
+
+/// A user account.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub username: String,
+    /// argon2id hash (PHC string).
+    pub password_hash: String,
+    /// What the user may do.
+    pub role: Role,
+}
+
 /// Why a registration is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserError {

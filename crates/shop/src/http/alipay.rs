@@ -9,22 +9,30 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use crate::payments::{self, Reply};
+use super::client_ip::ClientIp;
+use crate::payments::confirm::handle_return;
+use crate::payments::notify::{Reply, receive_notification};
 
 /// The asynchronous notification. Answers the plain text `success` once handled and committed,
-/// `failure` otherwise (Alipay then sends it again).
+/// `failure` otherwise (Alipay then sends it again); 429 to an address that sent too many
+/// notifications that failed verification (a genuine one is never limited).
 #[utoipa::path(post, path = "/alipay/notify", tag = "alipay",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Alipay's signed notification"),
-    responses((status = 200, body = String, description = "`success` or `failure`")))]
-async fn receive_notify(State(state): State<AppState>, body: Bytes) -> Response {
-    notify_reply(&state, &body).await
+    responses((status = 200, body = String, description = "`success` or `failure`"), (status = 429, body = String)))]
+async fn receive_notify(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> Response {
+    notify_reply(&state, ip, &body).await
 }
 
 /// Runs a notification through the payment path and renders Alipay's plain-text answer.
-pub async fn notify_reply(state: &AppState, body: &[u8]) -> Response {
-    match payments::receive_notification(&state.ctx, body).await {
+pub async fn notify_reply(state: &AppState, ip: Option<std::net::IpAddr>, body: &[u8]) -> Response {
+    match receive_notification(&state.ctx, body, ip).await {
         Ok(Reply::Success) => (StatusCode::OK, alipay::notify::ACK).into_response(),
         Ok(Reply::Failure) => (StatusCode::OK, alipay::notify::NACK).into_response(),
+        Ok(Reply::TooMany) => (StatusCode::TOO_MANY_REQUESTS, alipay::notify::NACK).into_response(),
         Err(error) => {
             tracing::error!(%error, "notification could not be stored; Alipay will retry");
             (StatusCode::INTERNAL_SERVER_ERROR, alipay::notify::NACK).into_response()
@@ -38,7 +46,7 @@ pub async fn notify_reply(state: &AppState, body: &[u8]) -> Response {
     responses((status = 303, description = "to the front end's /pay/success page")))]
 async fn browser_return(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
-    let target = match payments::handle_return(&state.ctx, &query).await {
+    let target = match handle_return(&state.ctx, &query).await {
         Ok(returned) if returned.verified => {
             let mut params = vec![("out_trade_no", returned.out_trade_no.unwrap_or_default())];
             if let Some(trade_no) = returned.trade_no {
@@ -47,8 +55,8 @@ async fn browser_return(State(state): State<AppState>, RawQuery(query): RawQuery
             params.push((
                 "status",
                 returned
-                    .status
-                    .map(|s| s.as_str().to_owned())
+                    .order
+                    .map(|order| order.status.as_str().to_owned())
                     .unwrap_or_else(|| "unknown".into()),
             ));
             params

@@ -15,8 +15,8 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use crate::domain::user::{self, Username};
-use crate::store::{StoreError, now_ms, users};
+use crate::accounts;
+use crate::domain::{Role, User};
 
 /// Signs and checks login tokens. The secret never leaves this struct.
 pub struct Jwt {
@@ -31,11 +31,12 @@ impl std::fmt::Debug for Jwt {
     }
 }
 
+/// What a token says: who the user is. Never what they may do: roles are read from the
+/// database on each request that needs one.
 #[derive(Serialize, Deserialize)]
 struct Claims {
     sub: String,
     name: String,
-    role: String,
     iat: u64,
     exp: u64,
 }
@@ -51,12 +52,13 @@ impl Jwt {
         }
     }
 
-    fn issue(&self, user: &users::User) -> Result<(String, u64), ApiError> {
-        let now = u64::try_from(now_ms() / 1000).unwrap_or_default();
+    fn issue(&self, user: &User) -> Result<(String, u64), ApiError> {
+        let now = time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .unsigned_abs();
         let claims = Claims {
             sub: user.id.to_string(),
             name: user.username.clone(),
-            role: user.role.clone(),
             iat: now,
             exp: now + self.ttl_secs,
         };
@@ -72,20 +74,17 @@ impl Jwt {
         Some(AuthUser {
             id: data.claims.sub.parse().ok()?,
             username: data.claims.name,
-            is_admin: data.claims.role == "admin",
         })
     }
 }
 
-/// The logged-in user, from the request's token.
+/// The logged-in user, from the request's token: who they are, nothing more.
 #[derive(Clone, Debug)]
 pub struct AuthUser {
     /// Id.
     pub id: i64,
     /// Name.
     pub username: String,
-    /// Whether the user may refund.
-    pub is_admin: bool,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -111,6 +110,24 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// A logged-in operator: the token says who, the database says they are an operator *now* (a
+/// revoked operator's token stops working for admin routes on the next request).
+#[derive(Clone, Debug)]
+pub struct Operator {
+    /// The operator's user id, recorded with every action they take.
+    pub id: i64,
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Operator, ApiError> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        accounts::require_operator(&state.ctx, user.id).await?;
+        Ok(Operator { id: user.id })
+    }
+}
+
 /// Registration or login.
 #[derive(Deserialize, ToSchema)]
 pub struct Credentials {
@@ -129,15 +146,25 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// A new user.
+/// A user.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     /// Id.
     pub id: i64,
     /// Name.
     pub username: String,
-    /// `user` or `admin`.
+    /// `user` or `admin` (operators are made on the command line, never by registering).
     pub role: String,
+}
+
+impl UserView {
+    fn new(id: i64, username: String, role: Role) -> UserView {
+        UserView {
+            id,
+            username,
+            role: role.as_str().to_owned(),
+        }
+    }
 }
 
 /// A login token.
@@ -151,45 +178,19 @@ pub struct TokenView {
     pub user: UserView,
 }
 
-/// Creates an account.
+/// Creates a buyer account (registration never grants a role). Rate-limited per client
+/// address.
 #[utoipa::path(post, path = "/api/users", tag = "auth", request_body = Credentials,
-    responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let Json(credentials) = body?;
-    let username = Username::parse(&credentials.username)
-        .map_err(|e| ApiError::invalid("invalid_username", e.to_string()))?;
-    user::check_password(&credentials.password)
-        .map_err(|e| ApiError::invalid("invalid_password", e.to_string()))?;
-    let password = credentials.password;
-    let hash = tokio::task::spawn_blocking(move || user::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let role = if state.config.admins.iter().any(|a| a == username.as_str()) {
-        "admin"
-    } else {
-        "user"
-    };
-    let id = match users::insert(&state.ctx.db, username.as_str(), &hash, role).await {
-        Ok(id) => id,
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::Conflict {
-                code: "username_taken",
-                message: "that username is taken".into(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    tracing::info!(user.id = id, "user registered");
+    let user = accounts::register(&state.ctx, &credentials.username, &credentials.password).await?;
     Ok((
         StatusCode::CREATED,
-        Json(UserView {
-            id,
-            username: username.as_str().to_owned(),
-            role: role.into(),
-        }),
+        Json(UserView::new(user.id, user.username, user.role)),
     ))
 }
 
@@ -205,59 +206,43 @@ async fn login(
     Ok(Json(token))
 }
 
-/// Checks credentials and issues a token (shared with the seeds' login route).
+/// Checks credentials and issues a token.
 pub async fn authenticate(
     state: &AppState,
     credentials: &Credentials,
 ) -> Result<TokenView, ApiError> {
-    let denied = ApiError::Unauthorized("wrong username or password");
-    let found = users::by_username(&state.ctx.db, &credentials.username).await?;
-    // Hash even for an unknown user, so timing does not reveal which names exist.
-    let hash = found
-        .as_ref()
-        .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
-    let password = credentials.password.clone();
-    let ok = tokio::task::spawn_blocking(move || user::verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let user = match found {
-        Some(user) if ok => user,
-        _ => return Err(denied),
-    };
+    let user =
+        accounts::authenticate(&state.ctx, &credentials.username, &credentials.password).await?;
     let (token, expires_at) = state.jwt.issue(&user)?;
     Ok(TokenView {
         token,
         expires_at,
-        user: UserView {
-            id: user.id,
-            username: user.username,
-            role: user.role,
-        },
+        user: UserView::new(user.id, user.username, user.role),
     })
 }
 
-/// A real argon2id hash, verified against when the user does not exist.
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| user::hash_password("no such user"));
-
-/// Who am I.
+/// Who am I (the role as the database has it now).
 #[utoipa::path(get, path = "/api/me", tag = "auth", responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
-async fn me(user: AuthUser) -> Json<UserView> {
-    Json(UserView {
-        id: user.id,
-        username: user.username,
-        role: if user.is_admin { "admin" } else { "user" }.into(),
-    })
+async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<UserView>, ApiError> {
+    let role = accounts::current_role(&state.ctx, user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized(
+            "the token is invalid or expired; log in again",
+        ))?;
+    Ok(Json(UserView::new(user.id, user.username, role)))
 }
 
-/// Registration and identity routes (login is mounted separately, behind the rate limiter).
+/// Identity routes (registration and login are mounted separately, behind rate limiters).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(me))
+    OpenApiRouter::new().routes(routes!(me))
 }
 
 /// The login route.
 pub fn login_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(login))
+}
+
+/// The registration route.
+pub fn register_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(register))
 }

@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use crate::domain::Money;
-use crate::store::courses::{self, CourseRow};
+use crate::catalog;
+use crate::domain::{CourseDetails, Money};
 
 /// A course on sale.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,8 +32,8 @@ pub struct CourseView {
     pub price: Money,
 }
 
-impl From<CourseRow> for CourseView {
-    fn from(row: CourseRow) -> CourseView {
+impl From<CourseDetails> for CourseView {
+    fn from(row: CourseDetails) -> CourseView {
         CourseView {
             id: row.course.id,
             name: row.course.name,
@@ -50,7 +50,7 @@ impl From<CourseRow> for CourseView {
 #[utoipa::path(get, path = "/api/courses", tag = "catalog", responses((status = 200, body = [CourseView])))]
 async fn list_courses(State(state): State<AppState>) -> Result<Json<Vec<CourseView>>, ApiError> {
     Ok(Json(
-        courses::list(&state.ctx.db)
+        catalog::on_sale(&state.ctx)
             .await?
             .into_iter()
             .map(CourseView::from)
@@ -66,10 +66,10 @@ async fn get_course(
     Path(id): Path<String>,
 ) -> Result<Json<CourseView>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("course"))?;
-    match courses::get(&state.ctx.db, id).await? {
-        Some(row) if row.course.on_sale => Ok(Json(row.into())),
-        _ => Err(ApiError::NotFound("course")),
-    }
+    catalog::course_on_sale(&state.ctx, id)
+        .await?
+        .map(|details| Json(details.into()))
+        .ok_or(ApiError::NotFound("course"))
 }
 
 /// Catalog routes.

@@ -21,9 +21,11 @@ use serde_json::value::RawValue;
 
 use super::AppState;
 use super::auth::AuthUser;
+use super::client_ip::ClientIp;
 use super::error::ApiError;
 use crate::domain::{Money, OrderStatus};
-use crate::payments::{self, OrderRequest};
+use crate::payments::checkout::{self, OrderRequest};
+use crate::payments::confirm::{self, Returned};
 
 /// Luffy's order body. `total_amount` may be a JSON string or number; it is read from its exact
 /// text, never through a float.
@@ -61,7 +63,7 @@ async fn luffy_pay(
                 "goods_pks must be course ids separated by commas",
             )
         })?;
-    let placed = payments::place_order(
+    let placed = checkout::place_order(
         &state.ctx,
         &OrderRequest {
             user_id: user.id,
@@ -76,11 +78,8 @@ async fn luffy_pay(
 }
 
 /// The result of a front end relaying the return parameters.
-async fn relayed_return(
-    state: &AppState,
-    query: Option<String>,
-) -> Result<payments::Returned, ApiError> {
-    Ok(payments::handle_return(&state.ctx, &query.unwrap_or_default()).await?)
+async fn relayed_return(state: &AppState, query: Option<String>) -> Result<Returned, ApiError> {
+    Ok(confirm::handle_return(&state.ctx, &query.unwrap_or_default()).await?)
 }
 
 async fn luffy_success(
@@ -94,11 +93,7 @@ async fn luffy_success(
             "the return parameters are not signed by Alipay",
         ));
     }
-    let order = match &returned.out_trade_no {
-        Some(no) => crate::store::orders::get(&state.ctx.db, no).await?,
-        None => None,
-    }
-    .ok_or(ApiError::NotFound("order"))?;
+    let order = returned.order.ok_or(ApiError::NotFound("order"))?;
     let body = serde_json::json!({
         "out_trade_no": order.out_trade_no,
         "trade_no": order.trade_no,
@@ -111,8 +106,12 @@ async fn luffy_success(
     Ok(Json(body).into_response())
 }
 
-async fn luffy_notify(State(state): State<AppState>, body: Bytes) -> Response {
-    super::alipay::notify_reply(&state, &body).await
+async fn luffy_notify(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> Response {
+    super::alipay::notify_reply(&state, ip, &body).await
 }
 
 async fn meiduo_payment(
@@ -120,7 +119,7 @@ async fn meiduo_payment(
     user: AuthUser,
     Path(out_trade_no): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (_, url) = payments::reissue_pay_link(&state.ctx, user.id, &out_trade_no).await?;
+    let (_, url) = checkout::reissue_pay_link(&state.ctx, user.id, &out_trade_no).await?;
     Ok(Json(serde_json::json!({ "alipay_url": url })))
 }
 
@@ -136,7 +135,7 @@ async fn meiduo_status(
         )
             .into_response());
     }
-    match returned.status {
+    match returned.order.map(|order| order.status) {
         Some(OrderStatus::Paid) => {
             Ok(Json(serde_json::json!({ "trade_id": returned.trade_no })).into_response())
         }

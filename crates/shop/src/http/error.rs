@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::accounts::AccountError;
 use crate::domain::checkout::CheckoutError;
+use crate::domain::refund::RefundError;
 use crate::payments::PaymentError;
 use crate::store::StoreError;
 
@@ -155,6 +157,7 @@ impl From<PaymentError> for ApiError {
     fn from(error: PaymentError) -> ApiError {
         match error {
             PaymentError::OrderNotFound => ApiError::NotFound("order"),
+            PaymentError::RefundNotFound => ApiError::NotFound("refund"),
             PaymentError::Checkout(e) => e.into(),
             PaymentError::WrongStatus(status) => ApiError::Conflict {
                 code: "invalid_order_status",
@@ -164,14 +167,60 @@ impl From<PaymentError> for ApiError {
                 code: "idempotency_key_reused",
                 message: error.to_string(),
             },
-            PaymentError::RefundTooLarge { .. } => {
-                ApiError::invalid("refund_too_large", error.to_string())
-            }
+            PaymentError::Refund(e) => e.into(),
             PaymentError::Store(e) => e.into(),
             PaymentError::Alipay(e @ alipay::Error::InvalidRequest(_)) => {
                 ApiError::Internal(e.to_string())
             }
             PaymentError::Alipay(e) => ApiError::Upstream(e.to_string()),
+        }
+    }
+}
+
+impl From<RefundError> for ApiError {
+    fn from(error: RefundError) -> ApiError {
+        let code = match error {
+            RefundError::Empty => "empty_refund",
+            RefundError::NotInOrder(_) => "course_not_in_order",
+            RefundError::Duplicate(_) => "duplicate_course",
+            RefundError::AlreadyRefunded(_) => "already_refunded",
+            RefundError::TooLarge { .. } => "refund_too_large",
+        };
+        let details = match error {
+            RefundError::TooLarge {
+                requested,
+                refundable,
+            } => Some(serde_json::json!({ "requested": requested, "refundable": refundable })),
+            _ => None,
+        };
+        ApiError::Invalid {
+            code,
+            message: error.to_string(),
+            details,
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> ApiError {
+        match error {
+            AccountError::InvalidUsername(e) => {
+                ApiError::invalid("invalid_username", e.to_string())
+            }
+            AccountError::InvalidPassword(e) => {
+                ApiError::invalid("invalid_password", e.to_string())
+            }
+            AccountError::UsernameTaken => ApiError::Conflict {
+                code: "username_taken",
+                message: error.to_string(),
+            },
+            AccountError::WrongCredentials => ApiError::Unauthorized("wrong username or password"),
+            AccountError::UnknownUser(_) => {
+                ApiError::Unauthorized("the token is invalid or expired; log in again")
+            }
+            AccountError::NotOperator => ApiError::Forbidden("operators only"),
+            AccountError::Hashing(cause) => ApiError::Internal(cause),
+            AccountError::Store(e) => e.into(),
         }
     }
 }

@@ -1,14 +1,20 @@
 //! Operations: liveness, readiness, Prometheus metrics.
+//!
+//! `/healthz` and `/readyz` are open (load balancers call them). `/metrics` is not public: on
+//! the shop's own address it answers only to `Authorization: Bearer <metrics_token>`; with
+//! `metrics_listen`, it is served without a token on that separate address (a private interface
+//! only the scraper reaches). With neither, there are no metrics over HTTP.
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use secrecy::ExposeSecret;
 
 use super::AppState;
-use crate::domain::OrderStatus;
-use crate::store::{jobs, notifications, orders};
+use super::error::ApiError;
+use crate::operations;
 
 /// The process is up.
 async fn healthz() -> &'static str {
@@ -17,7 +23,7 @@ async fn healthz() -> &'static str {
 
 /// The process can serve: the database answers.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.ctx.db.ping().await {
+    match operations::ready(&state.ctx).await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "not ready");
@@ -28,34 +34,53 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Prometheus text. Order and job gauges are read from the database at scrape time, so every
 /// instance reports the same totals.
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    if let Ok(counts) = orders::count_by_status(&state.ctx.db).await {
-        for status in OrderStatus::ALL {
-            let n = counts
-                .iter()
-                .find(|(s, _)| s == status.as_str())
-                .map_or(0, |(_, n)| *n);
-            metrics::gauge!("shop_orders", "status" => status.as_str()).set(n as f64);
-        }
-    }
-    if let Ok(counts) = notifications::count_by_verdict(&state.ctx.db).await {
-        for (verdict, n) in counts {
-            metrics::gauge!("shop_notifications_stored", "verdict" => verdict).set(n as f64);
-        }
-    }
-    if let Ok(pending) = jobs::pending(&state.ctx.db).await {
-        metrics::gauge!("shop_jobs_pending").set(pending as f64);
-    }
+async fn render(state: &AppState) -> Response {
+    operations::refresh_gauges(&state.ctx).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }
 
-/// Operations routes.
+/// `/metrics` on the shop's address: only with the configured bearer token.
+async fn metrics_with_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected) = &state.config.metrics_token else {
+        return ApiError::NotFound("page").into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
+        return ApiError::Unauthorized("metrics need Authorization: Bearer <metrics_token>")
+            .into_response();
+    }
+    render(&state).await
+}
+
+/// `/metrics` on the separate `metrics_listen` address.
+async fn metrics_open(State(state): State<AppState>) -> Response {
+    render(&state).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// Operations routes on the shop's address.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_with_token))
+}
+
+/// The router of the separate metrics address (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_open))
+        .route("/healthz", get(healthz))
+        .with_state(state)
 }

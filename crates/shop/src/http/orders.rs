@@ -14,10 +14,8 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::AuthUser;
 use super::error::{ApiError, ErrorBody};
-use crate::domain::Money;
-use crate::payments::{self, OrderRequest};
-use crate::store::orders::{self, Order};
-use crate::store::refunds;
+use crate::domain::{Money, Order, Refund};
+use crate::payments::checkout::{self, OrderRequest};
 
 /// An order to place.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -77,18 +75,28 @@ pub struct RefundView {
     pub reason: String,
     /// `pending`, `succeeded`, `failed`.
     pub status: String,
+    /// The courses it gives back (none for an amount-only refund).
+    pub course_ids: Vec<i64>,
+    /// `operator`, `double_payment` (the shop refunds the later of two payments for the same
+    /// course), `external` (made outside the shop, e.g. in the merchant console).
+    pub origin: String,
     /// Requested at (RFC 3339).
     pub created_at: String,
+    /// Settled at (RFC 3339).
+    pub completed_at: Option<String>,
 }
 
-impl From<refunds::Refund> for RefundView {
-    fn from(refund: refunds::Refund) -> RefundView {
+impl From<Refund> for RefundView {
+    fn from(refund: Refund) -> RefundView {
         RefundView {
             out_request_no: refund.out_request_no,
             amount: refund.amount,
             reason: refund.reason,
             status: refund.status.as_str().into(),
+            course_ids: refund.items.iter().map(|item| item.course_id).collect(),
+            origin: refund.origin.as_str().into(),
             created_at: rfc3339(refund.created_at),
+            completed_at: refund.completed_at.map(rfc3339),
         }
     }
 }
@@ -165,7 +173,8 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+/// The `Idempotency-Key` header, checked: 1 to 128 ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -195,7 +204,7 @@ async fn create_order(
 ) -> Result<impl IntoResponse, ApiError> {
     let Json(request) = body?;
     let key = idempotency_key(&headers)?;
-    let placed = payments::place_order(
+    let placed = checkout::place_order(
         &state.ctx,
         &OrderRequest {
             user_id: user.id,
@@ -230,7 +239,7 @@ async fn list_orders(
     user: AuthUser,
 ) -> Result<Json<Vec<OrderView>>, ApiError> {
     Ok(Json(
-        orders::for_user(&state.ctx.db, user.id, 200)
+        checkout::own_orders(&state.ctx, user.id)
             .await?
             .into_iter()
             .map(OrderView::from)
@@ -246,15 +255,10 @@ async fn get_order(
     user: AuthUser,
     Path(out_trade_no): Path<String>,
 ) -> Result<Json<OrderDetail>, ApiError> {
-    let order = payments::own_order(&state.ctx, user.id, &out_trade_no).await?;
-    let refunds = refunds::for_order(&state.ctx.db, order.id)
-        .await?
-        .into_iter()
-        .map(RefundView::from)
-        .collect();
+    let (order, refunds) = checkout::own_order_detail(&state.ctx, user.id, &out_trade_no).await?;
     Ok(Json(OrderDetail {
         order: order.into(),
-        refunds,
+        refunds: refunds.into_iter().map(RefundView::from).collect(),
     }))
 }
 
@@ -275,7 +279,7 @@ async fn pay_order(
     user: AuthUser,
     Path(out_trade_no): Path<String>,
 ) -> Result<Json<PayLink>, ApiError> {
-    let (order, pay_url) = payments::reissue_pay_link(&state.ctx, user.id, &out_trade_no).await?;
+    let (order, pay_url) = checkout::reissue_pay_link(&state.ctx, user.id, &out_trade_no).await?;
     Ok(Json(PayLink {
         out_trade_no: order.out_trade_no,
         pay_url,
@@ -291,7 +295,7 @@ async fn cancel_order(
     Path(out_trade_no): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
     Ok(Json(
-        payments::cancel_by_buyer(&state.ctx, user.id, &out_trade_no)
+        checkout::cancel_by_buyer(&state.ctx, user.id, &out_trade_no)
             .await?
             .into(),
     ))
@@ -316,7 +320,7 @@ async fn my_courses(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Json<Vec<OwnedCourse>>, ApiError> {
-    let owned = orders::enrollments(&state.ctx.db, user.id).await?;
+    let owned = checkout::own_courses(&state.ctx, user.id).await?;
     Ok(Json(
         owned
             .into_iter()

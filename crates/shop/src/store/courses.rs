@@ -5,30 +5,14 @@ use std::collections::HashSet;
 use sqlx::Row;
 
 use super::{Db, StoreError};
-use crate::domain::Money;
-use crate::domain::checkout::Course;
-
-/// A course with everything the catalog pages show.
-#[derive(Clone, Debug)]
-pub struct CourseRow {
-    /// Pricing view.
-    pub course: Course,
-    /// Long description.
-    pub description: String,
-    /// Who teaches it.
-    pub teacher: String,
-    /// Number of lessons.
-    pub lessons: i64,
-    /// Level (入门, 进阶 ...).
-    pub level: String,
-}
+use crate::domain::{Course, CourseDetails, Money};
 
 const COLUMNS: &str = "id, name, description, teacher, lessons, level, price_fen, on_sale";
 
-fn row(row: &sqlx::any::AnyRow) -> Result<CourseRow, StoreError> {
+fn row(row: &sqlx::any::AnyRow) -> Result<CourseDetails, StoreError> {
     let price: i64 = row.try_get("price_fen")?;
     let on_sale: i64 = row.try_get("on_sale")?;
-    Ok(CourseRow {
+    Ok(CourseDetails {
         course: Course {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
@@ -43,7 +27,7 @@ fn row(row: &sqlx::any::AnyRow) -> Result<CourseRow, StoreError> {
 }
 
 /// Courses on sale, by id.
-pub async fn list(db: &Db) -> Result<Vec<CourseRow>, StoreError> {
+pub async fn list(db: &Db) -> Result<Vec<CourseDetails>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM courses WHERE on_sale = 1 ORDER BY id"
     ))
@@ -53,7 +37,7 @@ pub async fn list(db: &Db) -> Result<Vec<CourseRow>, StoreError> {
 }
 
 /// One course (on sale or not).
-pub async fn get(db: &Db, id: i64) -> Result<Option<CourseRow>, StoreError> {
+pub async fn get(db: &Db, id: i64) -> Result<Option<CourseDetails>, StoreError> {
     let found = sqlx::query(&format!("SELECT {COLUMNS} FROM courses WHERE id = $1"))
         .bind(id)
         .fetch_optional(db.reader())

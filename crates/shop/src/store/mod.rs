@@ -8,6 +8,7 @@
 //! PostgreSQL uses one pool for both, and row locks (`FOR UPDATE`, `SKIP LOCKED`) where the
 //! dialects differ. Several shop instances therefore need PostgreSQL.
 
+pub mod anomalies;
 pub mod courses;
 pub mod events;
 pub mod idempotency;

@@ -20,12 +20,18 @@ pub struct Received<'a> {
     pub trade_status: Option<&'a str>,
     /// Why.
     pub detail: &'a str,
+    /// The length of the whole body as received (`body` may be a truncated prefix).
+    pub body_len: usize,
+    /// SHA-256 of the whole body (hex), kept when `body` is truncated.
+    pub body_sha256: Option<&'a str>,
+    /// The sender's address.
+    pub peer: Option<&'a str>,
 }
 
 /// Keeps a notification inside the transaction that acted on it.
 pub async fn record(tx: &mut Tx, received: &Received<'_>) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO notifications (received_at, body, verdict, notify_id, out_trade_no, trade_status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO notifications (received_at, body, verdict, notify_id, out_trade_no, trade_status, detail, body_len, body_sha256, peer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(now_ms())
     .bind(received.body)
@@ -34,6 +40,9 @@ pub async fn record(tx: &mut Tx, received: &Received<'_>) -> Result<(), StoreErr
     .bind(received.out_trade_no.map(text))
     .bind(received.trade_status.map(text))
     .bind(text(received.detail))
+    .bind(i64::try_from(received.body_len).unwrap_or(i64::MAX))
+    .bind(received.body_sha256)
+    .bind(received.peer.map(text))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -61,4 +70,25 @@ pub async fn count_by_verdict(db: &Db) -> Result<Vec<(String, i64)>, StoreError>
     rows.iter()
         .map(|row| Ok((row.try_get("verdict")?, row.try_get("n")?)))
         .collect()
+}
+
+/// Deletes notifications with one of `verdicts` received before `before` (Unix ms), at most
+/// `limit` at a time; returns how many went.
+pub async fn prune(db: &Db, verdicts: &[&str], before: i64, limit: i64) -> Result<u64, StoreError> {
+    if verdicts.is_empty() {
+        return Ok(0);
+    }
+    let placeholders: Vec<String> = (0..verdicts.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE received_at < $1 AND verdict IN ({}) ORDER BY id LIMIT $2)",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(before).bind(limit);
+    for verdict in verdicts {
+        query = query.bind(*verdict);
+    }
+    let mut tx = db.begin().await?;
+    let gone = query.execute(&mut *tx).await?.rows_affected();
+    tx.commit().await?;
+    Ok(gone)
 }

@@ -12,9 +12,9 @@ use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::orders::{Item, Order};
 use super::{Db, StoreError, now_ms};
 use crate::domain::checkout::Priced;
+use crate::domain::{Item, Order};
 use crate::domain::{Money, OrderStatus};
 
 /// The most orders stored in one transaction.

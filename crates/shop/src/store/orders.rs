@@ -4,53 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, StoreError, Tx, now_ms};
-use crate::domain::{Money, OrderStatus};
-
-/// A stored order.
-#[derive(Clone, Debug)]
-pub struct Order {
-    /// Row id.
-    pub id: i64,
-    /// The number Alipay knows it by.
-    pub out_trade_no: String,
-    /// The buyer.
-    pub user_id: i64,
-    /// What the cashier shows.
-    pub subject: String,
-    /// The amount due.
-    pub total: Money,
-    /// Where it stands.
-    pub status: OrderStatus,
-    /// Alipay's trade number, once paid.
-    pub trade_no: Option<String>,
-    /// When Alipay took the money (ms).
-    pub paid_at: Option<i64>,
-    /// Refunded so far.
-    pub refunded: Money,
-    /// Created (ms).
-    pub created_at: i64,
-    /// Closed if unpaid by then (ms).
-    pub expires_at: i64,
-    /// When the last pay link was issued (ms); reconciliation only checks such orders.
-    pub pay_link_at: Option<i64>,
-    /// Consecutive reconciliation attempts that failed to decide (backoff).
-    pub check_attempts: i64,
-    /// The lines (empty when loaded without them).
-    pub items: Vec<Item>,
-}
-
-/// One line of an order.
-#[derive(Clone, Debug)]
-pub struct Item {
-    /// The course.
-    pub course_id: i64,
-    /// Its title when bought.
-    pub course_name: String,
-    /// List price.
-    pub price: Money,
-    /// Price paid.
-    pub real_price: Money,
-}
+use crate::domain::{Enrollment, Item, Money, Order, OrderStatus};
 
 const COLUMNS: &str = "id, out_trade_no, user_id, subject, total_fen, status, trade_no, paid_at, refunded_fen, created_at, expires_at, pay_link_at, check_attempts";
 
@@ -117,16 +71,51 @@ pub async fn get(db: &Db, out_trade_no: &str) -> Result<Option<Order>, StoreErro
 
 /// An order with its lines, locked for the rest of the transaction.
 pub async fn lock(tx: &mut Tx, db: &Db, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM orders WHERE out_trade_no = $1{}",
+    lock_where(tx, db, "out_trade_no = $1", Key::Text(out_trade_no)).await
+}
+
+/// An order by row id, with its lines, locked for the rest of the transaction.
+pub async fn lock_by_id(tx: &mut Tx, db: &Db, order_id: i64) -> Result<Option<Order>, StoreError> {
+    lock_where(tx, db, "id = $1", Key::Id(order_id)).await
+}
+
+enum Key<'a> {
+    Text(&'a str),
+    Id(i64),
+}
+
+async fn lock_where(
+    tx: &mut Tx,
+    db: &Db,
+    condition: &str,
+    key: Key<'_>,
+) -> Result<Option<Order>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders WHERE {condition}{}",
         db.for_update()
-    ))
-    .bind(out_trade_no)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+    );
+    let query = sqlx::query(&sql);
+    let query = match key {
+        Key::Text(text) => query.bind(text),
+        Key::Id(id) => query.bind(id),
+    };
+    let Some(row) = query.fetch_optional(&mut **tx).await? else {
+        return Ok(None);
+    };
     let mut found = order(&row)?;
     found.items = items(&mut **tx, found.id).await?;
+    Ok(Some(found))
+}
+
+/// An order by row id, with its lines.
+pub async fn get_by_id(db: &Db, order_id: i64) -> Result<Option<Order>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM orders WHERE id = $1"))
+        .bind(order_id)
+        .fetch_optional(db.reader())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut found = order(&row)?;
+    found.items = items(db.reader(), found.id).await?;
     Ok(Some(found))
 }
 
@@ -192,7 +181,8 @@ pub async fn add_refunded(tx: &mut Tx, order_id: i64, amount: Money) -> Result<(
     Ok(())
 }
 
-/// Gives the buyer the order's courses (idempotent).
+/// Gives the buyer the order's courses. A course the buyer already owns through another order
+/// stays with that order (one enrolment per course).
 pub async fn grant(tx: &mut Tx, order: &Order) -> Result<(), StoreError> {
     let now = now_ms();
     for item in &order.items {
@@ -207,26 +197,86 @@ pub async fn grant(tx: &mut Tx, order: &Order) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Takes back the courses this order gave.
-pub async fn revoke(tx: &mut Tx, order: &Order) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM enrollments WHERE order_id = $1")
+/// Of `order`'s courses, those its buyer already owns through another order that is still paid
+/// for them (a second payment for the same course).
+pub async fn owned_through_other_orders(
+    tx: &mut Tx,
+    order: &Order,
+) -> Result<Vec<i64>, StoreError> {
+    let mut owned = Vec::new();
+    for course_id in order.course_ids() {
+        let other: Option<i64> = sqlx::query_scalar(
+            "SELECT e.order_id FROM enrollments e JOIN orders o ON o.id = e.order_id \
+             WHERE e.user_id = $1 AND e.course_id = $2 AND e.order_id <> $3 AND o.status = 'paid'",
+        )
+        .bind(order.user_id)
+        .bind(course_id)
         .bind(order.id)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
+        if other.is_some() {
+            owned.push(course_id);
+        }
+    }
+    Ok(owned)
+}
+
+/// Takes back the courses `course_ids` that `order` gave. A course another paid order of the
+/// same buyer also pays for (and has not been refunded for) is kept: its enrolment moves to
+/// that order. Courses this order did not give are not touched.
+pub async fn revoke(tx: &mut Tx, order: &Order, course_ids: &[i64]) -> Result<(), StoreError> {
+    for &course_id in course_ids {
+        let other: Option<i64> = sqlx::query_scalar(
+            "SELECT o.id FROM orders o JOIN order_items i ON i.order_id = o.id \
+             WHERE o.user_id = $1 AND i.course_id = $2 AND o.id <> $3 AND o.status = 'paid' \
+             AND NOT EXISTS (SELECT 1 FROM refund_items ri JOIN refunds r ON r.id = ri.refund_id \
+                             WHERE r.order_id = o.id AND ri.course_id = i.course_id AND r.status <> 'failed') \
+             ORDER BY o.paid_at, o.id LIMIT 1",
+        )
+        .bind(order.user_id)
+        .bind(course_id)
+        .bind(order.id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let query = match other {
+            Some(other) => sqlx::query(
+                "UPDATE enrollments SET order_id = $1 WHERE user_id = $2 AND course_id = $3 AND order_id = $4",
+            )
+            .bind(other),
+            None => sqlx::query(
+                "DELETE FROM enrollments WHERE user_id = $1 AND course_id = $2 AND order_id = $3",
+            ),
+        };
+        query
+            .bind(order.user_id)
+            .bind(course_id)
+            .bind(order.id)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 
-/// A course a user owns.
-#[derive(Clone, Debug)]
-pub struct Enrollment {
-    /// The course.
-    pub course_id: i64,
-    /// Its title.
-    pub course_name: String,
-    /// The order that bought it.
-    pub out_trade_no: String,
-    /// Since when (ms).
-    pub granted_at: i64,
+/// Whether the browser's return may ask Alipay about this order now: only while it is unpaid,
+/// and at most once per `interval_ms` (a claim, so concurrent returns and instances ask once).
+pub async fn claim_return_check(
+    db: &Db,
+    order_id: i64,
+    interval_ms: i64,
+) -> Result<bool, StoreError> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let result = sqlx::query(
+        "UPDATE orders SET return_checked_at = $1 WHERE id = $2 AND status = 'unpaid' \
+         AND (return_checked_at IS NULL OR return_checked_at <= $3)",
+    )
+    .bind(now)
+    .bind(order_id)
+    .bind(now - interval_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// The courses a user owns, newest first.

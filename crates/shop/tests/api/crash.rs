@@ -47,10 +47,10 @@ async fn start_shop(
             "--data-dir",
             dir.to_str().unwrap(),
         ])
-        .env("SHOP_ALIPAY_APP_ID", APP_ID)
-        .env("SHOP_ALIPAY_APP_PRIVATE_KEY_FILE", key_file)
-        .env("SHOP_ALIPAY_PUBLIC_KEY", alipay_public_key)
-        .env("SHOP_ALIPAY_GATEWAY", gateway)
+        .env("SHOP_ALIPAY__APP_ID", APP_ID)
+        .env("SHOP_ALIPAY__APP_PRIVATE_KEY_FILE", key_file)
+        .env("SHOP_ALIPAY__ALIPAY_PUBLIC_KEY", alipay_public_key)
+        .env("SHOP_ALIPAY__GATEWAY", gateway)
         .env("SHOP_SELLER_ID", SELLER_ID)
         .env("SHOP_RECONCILE_AFTER_SECS", "1")
         .env("RUST_LOG", "warn")

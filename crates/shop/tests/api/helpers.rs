@@ -49,7 +49,6 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         login_per_minute: 10_000,
         reconcile_after_secs: 0,
         sandbox_time_scale: 0.001,
-        admins: vec!["admin".into()],
         ..Config::default()
     };
     if let Some(url) = fresh_postgres_database().await {
@@ -145,6 +144,16 @@ impl TestApp {
         Buyer {
             token: body["token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// Registers a user, makes them an operator the way an operator would (`shop admin grant`,
+    /// here through the same use case), and logs in.
+    pub async fn operator(&self, name: &str) -> Buyer {
+        let user = self.buyer(name).await;
+        shop::accounts::grant_operator(&self.ctx.db, name)
+            .await
+            .unwrap();
+        user
     }
 
     /// Places an order for `course_ids` at the catalog price.

@@ -7,7 +7,7 @@ use crate::helpers::spawn_app;
 async fn partial_then_full_refunds_and_the_courses_are_no_longer_owned() {
     let app = spawn_app().await;
     let buyer = app.buyer("alice").await;
-    let admin = app.buyer("admin").await;
+    let admin = app.operator("admin").await;
     let order = app.order(&buyer, &[1, 2]).await;
     let no = order["out_trade_no"].as_str().unwrap();
     app.pay(&order).await;
@@ -87,7 +87,7 @@ async fn partial_then_full_refunds_and_the_courses_are_no_longer_owned() {
 async fn a_retried_refund_request_is_the_same_refund() {
     let app = spawn_app().await;
     let buyer = app.buyer("alice").await;
-    let admin = app.buyer("admin").await;
+    let admin = app.operator("admin").await;
     let order = app.order(&buyer, &[1]).await;
     let no = order["out_trade_no"].as_str().unwrap();
     app.pay(&order).await;
@@ -110,7 +110,7 @@ async fn a_retried_refund_request_is_the_same_refund() {
 async fn an_ambiguous_refund_is_retried_with_the_same_request_number() {
     let app = spawn_app().await;
     let buyer = app.buyer("alice").await;
-    let admin = app.buyer("admin").await;
+    let admin = app.operator("admin").await;
     let order = app.order(&buyer, &[1]).await;
     let no = order["out_trade_no"].as_str().unwrap();
     app.pay(&order).await;
