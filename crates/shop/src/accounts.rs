@@ -4,15 +4,14 @@
 //! (`shop admin grant|create`), and every operator request reads the role from the database:
 //! revoking takes effect on the operator's next request, whatever their token says.
 //!
-//! Password hashing (argon2id, ~19 MiB and tens of milliseconds each) runs on blocking threads
-//! behind a semaphore of about one permit per core, so a burst of registrations or logins queues
-//! instead of taking the machine's memory.
-
-use tokio::sync::Semaphore;
+//! Password hashing (argon2id, ~19 MiB and tens of milliseconds each) runs on a few dedicated
+//! threads ([`crate::hashers`]), so a burst of registrations or logins queues instead of taking
+//! the machine's memory.
 
 use crate::context::Context;
 use crate::domain::user::{self, UserError, Username};
 use crate::domain::{Role, User};
+use crate::hashers::Hashers;
 use crate::store::{Db, StoreError, users};
 
 /// What went wrong with an account.
@@ -58,7 +57,7 @@ pub async fn register(ctx: &Context, username: &str, password: &str) -> Result<U
 
 async fn create(
     db: &Db,
-    hashers: &Semaphore,
+    hashers: &Hashers,
     username: &str,
     password: &str,
     role: Role,
@@ -66,7 +65,7 @@ async fn create(
     let username = Username::parse(username).map_err(AccountError::InvalidUsername)?;
     user::check_password(password).map_err(AccountError::InvalidPassword)?;
     let password = password.to_owned();
-    let password_hash = hashing(hashers, move || user::hash_password(&password)).await?;
+    let password_hash = hashing(hashers, move |ws| ws.hash_password(&password)).await?;
     let id = match users::insert(db, username.as_str(), &password_hash, role).await {
         Ok(id) => id,
         Err(StoreError::Conflict(_)) => return Err(AccountError::UsernameTaken),
@@ -93,8 +92,8 @@ pub async fn authenticate(
         .as_ref()
         .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
     let password = password.to_owned();
-    let ok = hashing(&ctx.limits.password_hashing, move || {
-        user::verify_password(&password, &hash)
+    let ok = hashing(&ctx.limits.password_hashing, move |ws| {
+        ws.verify_password(&password, &hash)
     })
     .await?;
     match found {
@@ -141,7 +140,7 @@ pub async fn create_operator(
     username: &str,
     password: &str,
 ) -> Result<User, AccountError> {
-    create(db, &Semaphore::new(1), username, password, Role::Operator).await
+    create(db, &Hashers::new(1), username, password, Role::Operator).await
 }
 
 /// The operators, by name (`shop admin list`).
@@ -149,17 +148,13 @@ pub async fn operators(db: &Db) -> Result<Vec<User>, AccountError> {
     Ok(users::with_role(db, Role::Operator).await?)
 }
 
-/// Runs CPU- and memory-heavy password work on a blocking thread, at most as many at a time as
-/// `hashers` has permits.
+/// Runs CPU- and memory-heavy password work on the hashing threads.
 async fn hashing<T: Send + 'static>(
-    hashers: &Semaphore,
-    work: impl FnOnce() -> T + Send + 'static,
+    hashers: &Hashers,
+    work: impl FnOnce(&mut user::Workspace) -> T + Send + 'static,
 ) -> Result<T, AccountError> {
-    let _permit = hashers
-        .acquire()
-        .await
-        .map_err(|e| AccountError::Hashing(e.to_string()))?;
-    tokio::task::spawn_blocking(work)
+    hashers
+        .run(work)
         .await
         .map_err(|e| AccountError::Hashing(e.to_string()))
 }
@@ -173,7 +168,7 @@ pub async fn ensure_demo_user(db: &Db) -> Result<(), AccountError> {
     if users::by_username(db, "demo").await?.is_some() {
         return Ok(());
     }
-    match create(db, &Semaphore::new(1), "demo", "demo123456", Role::Buyer).await {
+    match create(db, &Hashers::new(1), "demo", "demo123456", Role::Buyer).await {
         Ok(_) | Err(AccountError::UsernameTaken) => Ok(()),
         Err(e) => Err(e),
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::sync::Semaphore;
 
+use crate::hashers::Hashers;
 use crate::store::Db;
 use crate::store::order_writer::OrderWriter;
 
@@ -37,8 +37,8 @@ pub struct Settings {
 /// Bounds on work a stranger can cause.
 #[derive(Debug)]
 pub struct Limits {
-    /// Password hashes (argon2id, ~19 MiB each) computed at once.
-    pub password_hashing: Semaphore,
+    /// The threads that hash passwords (argon2id, ~19 MiB each), about one per core.
+    pub password_hashing: Hashers,
     /// Rejected notifications stored per sender address per minute (`None`: unlimited).
     pub rejected_notifications: Option<DefaultKeyedRateLimiter<IpAddr>>,
 }
@@ -49,7 +49,7 @@ impl Limits {
     #[must_use]
     pub fn new(hashers: usize, rejected_per_minute: u32) -> Limits {
         Limits {
-            password_hashing: Semaphore::new(hashers.max(1)),
+            password_hashing: Hashers::new(hashers),
             rejected_notifications: NonZeroU32::new(rejected_per_minute)
                 .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
         }

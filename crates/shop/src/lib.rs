@@ -21,6 +21,7 @@ pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod domain;
+pub mod hashers;
 pub mod http;
 pub mod jobs;
 pub mod log;

@@ -18,10 +18,10 @@ struct Cli {
 #[derive(Args)]
 struct ConfigArgs {
     /// A TOML configuration file (`SHOP_*` variables override it).
-    #[arg(long)]
+    #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Folder for the SQLite database, generated keys and secrets (default ./data).
-    #[arg(long)]
+    #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
 }
 

@@ -17,6 +17,12 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub ctx: Context,
     pub data_dir: std::path::PathBuf,
+    /// The database it runs on (SQLite in `data_dir`, or a fresh PostgreSQL database).
+    pub database_url: String,
+    /// The bound address (the base URL may be a configured public URL).
+    pub address: std::net::SocketAddr,
+    /// The separate metrics address, when `metrics_listen` is set.
+    pub metrics_address: Option<std::net::SocketAddr>,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -55,8 +61,11 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         config.database_url = Some(url);
     }
     tweak(&mut config);
+    let database_url = config.database_url();
     let app = Application::build(config).await.unwrap();
     let base = app.base_url();
+    let metrics_address = app.metrics_address();
+    let address = app.address();
     let ctx = app.context();
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run());
@@ -68,6 +77,9 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
             .unwrap(),
         ctx,
         data_dir: dir.path().to_owned(),
+        database_url,
+        metrics_address,
+        address,
         shutdown,
         _dir: dir,
     }
@@ -91,6 +103,68 @@ pub async fn fresh_postgres_database() -> Option<String> {
         .rsplit_once('/')
         .expect("a database URL ends with /<database>");
     Some(format!("{base}/{name}"))
+}
+
+/// Waits (up to 10 s) until `check` gives a value, and returns it: tests wait for the event
+/// they need, never for a fixed time.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What a run of the `shop` binary printed.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the `shop` binary with `args`, `stdin` as its input and `env` added to a clean set of
+/// `SHOP_*` variables (a test's own environment never leaks in).
+pub fn run_shop(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Ran {
+    use std::io::Write;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shop"));
+    command
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .env("RUST_LOG", "warn");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SHOP_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    Ran {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 /// A logged-in buyer.
@@ -144,6 +218,14 @@ impl TestApp {
         Buyer {
             token: body["token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// `shop admin <args>` on this shop's database, as an operator would run it.
+    pub fn admin_cli(&self, args: &[&str], stdin: &str) -> Ran {
+        let mut all = vec!["admin"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--data-dir", self.data_dir.to_str().unwrap()]);
+        run_shop(&all, stdin, &[("SHOP_DATABASE_URL", &self.database_url)])
     }
 
     /// Registers a user, makes them an operator the way an operator would (`shop admin grant`,

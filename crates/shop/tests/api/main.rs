@@ -5,8 +5,11 @@
 mod helpers;
 
 mod auth;
+mod authority;
 mod compat;
 mod crash;
+mod guardrails;
+mod limits;
 mod notify;
 mod purchase;
 mod recovery;
