@@ -103,8 +103,10 @@ try {
   const username = randomName('buyer');
   const password = 'correct-horse-42';
 
-  step('course list (Chinese by default)');
-  await page.goto(`${BASE}/`);
+  step('course list (Chinese by default), under the Content-Security-Policy');
+  const first = await page.goto(`${BASE}/`);
+  const policy = first.headers()['content-security-policy'] || '';
+  assert.ok(policy.includes("default-src 'self'") && !policy.includes('unsafe-inline'), `a strict policy: ${policy}`);
   await page.getByTestId('course-list').waitFor();
   assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
   assert.ok((await page.getByTestId('course-list').locator('article').count()) >= 6, 'the demo courses are listed');

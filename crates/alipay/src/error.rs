@@ -82,14 +82,42 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the outcome at Alipay is unknown (transport failure, `20000`, `ACQ.SYSTEM_ERROR`):
-    /// query the trade, or retry with the same idempotency key, before deciding anything.
+    /// Whether the outcome at Alipay is unknown: the request was sent, and nothing trustworthy
+    /// came back to say what Alipay did. That is a transport failure, an answer whose
+    /// signature does not verify (or is missing, or whose certificate cannot be had), a body
+    /// that is not Alipay's envelope (a proxy's HTML page), a verified answer that cannot be
+    /// understood, an unsigned gateway error, or a system error (`20000`, `ACQ.SYSTEM_ERROR`).
+    /// Query the trade, or retry with the same idempotency key, before deciding anything:
+    /// never read such an error as a "no".
     #[must_use]
     pub fn is_outcome_unknown(&self) -> bool {
         match self {
-            Error::Transport { .. } => true,
-            Error::Api { error, .. } | Error::Gateway { error, .. } => error.is_system_error(),
+            Error::Transport { .. }
+            | Error::Signature { .. }
+            | Error::Decode { .. }
+            | Error::Gateway { .. } => true,
+            Error::Api { error, .. } => error.is_system_error(),
             _ => false,
+        }
+    }
+
+    /// Whether Alipay said "no" in a way that can be trusted: a business error (`code` other
+    /// than `10000`, with a `sub_code`) inside a response node whose signature verified, and
+    /// not a system error. The only kind of failure after which a merchant may record an
+    /// operation as refused.
+    #[must_use]
+    pub fn is_verified_refusal(&self) -> bool {
+        matches!(self, Error::Api { error, .. } if error.sub_code.is_some() && !error.is_system_error())
+    }
+
+    /// The `sub_code` of a business error whose signature verified (see
+    /// [`Error::is_verified_refusal`]); `None` for anything else, an unsigned gateway error
+    /// included. Decide on this, not on [`Error::sub_code`], when money depends on it.
+    #[must_use]
+    pub fn verified_sub_code(&self) -> Option<&str> {
+        match self {
+            Error::Api { error, .. } => error.sub_code.as_deref(),
+            _ => None,
         }
     }
 

@@ -178,7 +178,9 @@ async fn unsigned_and_tampered_answers_are_refused() {
         ),
         "{error:?}"
     );
-    assert!(!error.is_outcome_unknown());
+    // Something came back that cannot be trusted: not a "no", an unknown.
+    assert!(error.is_outcome_unknown());
+    assert!(!error.is_verified_refusal());
 }
 
 #[tokio::test]
@@ -190,7 +192,9 @@ async fn business_errors_carry_the_sub_code() {
         .await
         .unwrap_err();
     assert_eq!(error.sub_code(), Some("ACQ.TRADE_NOT_EXIST"));
+    assert_eq!(error.verified_sub_code(), Some("ACQ.TRADE_NOT_EXIST"));
     assert!(!error.is_outcome_unknown());
+    assert!(error.is_verified_refusal());
 
     set(&gate, Answer::Node(r#"{"code":"20000","msg":"Service Currently Unavailable","sub_code":"isp.unknow-error","sub_msg":"系统繁忙"}"#.into()));
     let error = client

@@ -191,3 +191,86 @@ async fn faults_are_listed_cleared_and_validated() {
         assert_eq!(body["error"], "bad_request");
     }
 }
+
+#[tokio::test]
+async fn untrustworthy_answers_come_after_the_call_took_effect() {
+    let app = spawn_app().await;
+    app.open_trade("ORDER_F7", "7.00").await;
+    app.pay("ORDER_F7").await;
+    fault(
+        &app,
+        json!({"kind": "bad_signature", "count": 1, "method": "alipay.trade.refund"}),
+    )
+    .await;
+    fault(
+        &app,
+        json!({"kind": "garbled", "count": 1, "method": "alipay.trade.refund"}),
+    )
+    .await;
+    let refund = |no: &str| TradeRefund::new(TradeRef::out_trade_no("ORDER_F7"), money("1.00"), no);
+
+    // Garbled first (it is checked before bad_signature): an HTML page, and the refund made.
+    let error = app.client.execute(&refund("R1")).await.unwrap_err();
+    assert!(error.is_outcome_unknown(), "{error:?}");
+    assert!(!error.is_verified_refusal());
+    assert!(
+        error.to_string().contains("not an Alipay envelope"),
+        "{error}"
+    );
+    let error = app.client.execute(&refund("R2")).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            alipay::Error::Signature {
+                kind: alipay::SignatureError::Invalid,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_outcome_unknown());
+    let trade = app.trade("ORDER_F7").await;
+    assert_eq!(
+        trade["refund_fee"], "2.00",
+        "both refunds took effect: {trade}"
+    );
+    // Faults used up: retrying R2 with the same number is answered truthfully, once.
+    let done = app.client.execute(&refund("R2")).await.unwrap();
+    assert_eq!(done.fund_change, Some(false), "already refunded under R2");
+    assert_eq!(app.trade("ORDER_F7").await["refund_fee"], "2.00");
+}
+
+#[tokio::test]
+async fn a_refund_made_in_the_merchant_console_is_notified() {
+    let app = spawn_app().await;
+    app.open_trade("ORDER_F8", "8.00").await;
+    app.pay("ORDER_F8").await;
+    app.receiver.wait_for(1).await;
+    let (status, trade) = app
+        .post_json(
+            "/api/trades/ORDER_F8/refund",
+            json!({"refund_amount": "3.00", "out_request_no": "CONSOLE-7", "refund_reason": "客服"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{trade}");
+    assert_eq!(trade["refund_fee"], "3.00");
+    assert_eq!(trade["refunds"][0]["out_request_no"], "CONSOLE-7");
+    let received = app.receiver.wait_for(2).await;
+    let notice = fields(&received[1].body);
+    assert_eq!(notice["out_biz_no"], "CONSOLE-7");
+    assert_eq!(notice["refund_fee"], "3.00");
+    let (status, body) = app
+        .post_json(
+            "/api/trades/ORDER_F8/refund",
+            json!({"refund_amount": "99.00"}),
+        )
+        .await;
+    assert!((400..500).contains(&status), "more than is left: {body}");
+    let (status, _) = app
+        .post_json(
+            "/api/trades/NO_SUCH/refund",
+            json!({"refund_amount": "1.00"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+}

@@ -242,7 +242,9 @@ pub async fn check_with_alipay(
 ) -> Result<Checked, StoreError> {
     let trade = match call(ctx, &TradeQuery::by_out_trade_no(&order.out_trade_no)).await {
         Ok(trade) => trade,
-        Err(e) if e.sub_code() == Some("ACQ.TRADE_NOT_EXIST") => return Ok(Checked::Waiting),
+        Err(e) if e.verified_sub_code() == Some("ACQ.TRADE_NOT_EXIST") => {
+            return Ok(Checked::Waiting);
+        }
         Err(e) => return Ok(Checked::Unknown(e.to_string())),
     };
     let report = Report {

@@ -205,8 +205,9 @@ pub async fn call<R: ApiRequest>(ctx: &Context, request: &R) -> Result<R::Respon
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) if is_verified_refusal(e) => "business_error",
+        Err(alipay::Error::Signature { .. }) => "untrusted",
         Err(e) if e.is_outcome_unknown() => "unknown",
-        Err(_) => "untrusted",
+        Err(_) => "not_sent",
     };
     metrics::histogram!("shop_alipay_request_seconds", "method" => R::METHOD)
         .record(started.elapsed().as_secs_f64());
@@ -215,13 +216,12 @@ pub async fn call<R: ApiRequest>(ctx: &Context, request: &R) -> Result<R::Respon
     result
 }
 
-/// Whether Alipay said "no" in a way we can trust: a business error (`code` ≠ 10000 with a
-/// `sub_code`) inside a response whose signature verified, and not one of the system errors
-/// that mean "unknown". Everything else (transport failures, bad signatures, garbled bodies,
-/// unsigned gateway errors, certificates that cannot be fetched) is *outcome unknown*.
+/// Whether Alipay said "no" in a way we can trust ([`alipay::Error::is_verified_refusal`]).
+/// Everything else (transport failures, bad signatures, garbled bodies, unsigned gateway errors,
+/// certificates that cannot be fetched, system errors) is *outcome unknown*.
 #[must_use]
 pub fn is_verified_refusal(error: &alipay::Error) -> bool {
-    matches!(error, alipay::Error::Api { error, .. } if error.sub_code.is_some() && !error.is_system_error())
+    error.is_verified_refusal()
 }
 
 fn millis(duration: std::time::Duration) -> i64 {

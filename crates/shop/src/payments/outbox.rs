@@ -66,9 +66,9 @@ async fn close_trade(ctx: &Context, job: &Job) -> Result<Sent, StoreError> {
     match call(ctx, &TradeClose::by_out_trade_no(&order.out_trade_no)).await {
         Ok(_) => Ok(Sent::Done),
         // The buyer never opened the cashier: there is nothing to close.
-        Err(e) if e.sub_code() == Some("ACQ.TRADE_NOT_EXIST") => Ok(Sent::Done),
+        Err(e) if e.verified_sub_code() == Some("ACQ.TRADE_NOT_EXIST") => Ok(Sent::Done),
         // Paid or already closed at Alipay: ask which, and keep any money.
-        Err(e) if e.sub_code() == Some("ACQ.TRADE_STATUS_ERROR") => {
+        Err(e) if e.verified_sub_code() == Some("ACQ.TRADE_STATUS_ERROR") => {
             match check_with_alipay(ctx, &order, Source::Reconcile).await? {
                 Checked::Unknown(reason) => Ok(Sent::Retry(reason)),
                 _ => Ok(Sent::Done),
