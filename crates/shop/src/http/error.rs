@@ -102,8 +102,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
         match &self {
-            ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
-            ApiError::Upstream(cause) => tracing::warn!(%cause, "upstream error"),
+            ApiError::Internal(cause) => {
+                tracing::error!(cause = %crate::log::cut(cause), "internal error")
+            }
+            ApiError::Upstream(cause) => {
+                tracing::warn!(cause = %crate::log::cut(cause), "upstream error")
+            }
             _ => {}
         }
         let details = match &self {

@@ -196,7 +196,7 @@ pub fn router(state: AppState, web_dir: &std::path::Path, sandbox: Option<Router
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             // The path only: query strings can hold signed parameters and are not for logs.
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            tracing::info_span!("request", method = %request.method(), path = %crate::log::cut(request.uri().path()), request_id = %crate::log::cut(id))
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
     headers::apply(router, gateway_origin.as_deref(), https)

@@ -331,7 +331,7 @@ pub async fn handle_return(ctx: &Context, query: &str) -> Result<Returned, Store
     let back = match ctx.alipay.verify_return(query) {
         Ok(back) => back,
         Err(error) => {
-            tracing::warn!(%error, "return with an invalid signature");
+            tracing::warn!(error = %crate::log::cut(&error.to_string()), "return with an invalid signature");
             let fields = alipay::content::parse_form(query.as_bytes()).unwrap_or_default();
             return Ok(Returned {
                 verified: false,

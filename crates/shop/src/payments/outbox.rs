@@ -75,7 +75,7 @@ async fn close_trade(ctx: &Context, job: &Job) -> Result<Sent, StoreError> {
             }
         }
         Err(e) if super::is_verified_refusal(&e) => {
-            tracing::warn!(order.out_trade_no = %order.out_trade_no, error = %e, "alipay.trade.close refused");
+            tracing::warn!(order.out_trade_no = %order.out_trade_no, error = %cut(&e.to_string()), "alipay.trade.close refused");
             Ok(Sent::Done)
         }
         // Unknown or untrusted: try again.
