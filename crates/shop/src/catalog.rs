@@ -4,13 +4,18 @@ use crate::context::Context;
 use crate::domain::CourseDetails;
 use crate::store::{StoreError, courses};
 
+/// The catalog could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("the catalog could not be read: {0}")]
+pub struct CatalogError(#[from] StoreError);
+
 /// Courses on sale, by id.
-pub async fn on_sale(ctx: &Context) -> Result<Vec<CourseDetails>, StoreError> {
-    courses::list(&ctx.db).await
+pub async fn on_sale(ctx: &Context) -> Result<Vec<CourseDetails>, CatalogError> {
+    Ok(courses::list(&ctx.db).await?)
 }
 
 /// One course, if it is on sale (a withdrawn course is "not found" to buyers).
-pub async fn course_on_sale(ctx: &Context, id: i64) -> Result<Option<CourseDetails>, StoreError> {
+pub async fn course_on_sale(ctx: &Context, id: i64) -> Result<Option<CourseDetails>, CatalogError> {
     Ok(courses::get(&ctx.db, id)
         .await?
         .filter(|details| details.course.on_sale))

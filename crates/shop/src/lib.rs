@@ -29,5 +29,8 @@ pub mod operations;
 pub mod payments;
 pub mod store;
 
+#[cfg(test)]
+mod layering;
+
 pub use app::Application;
 pub use config::Config;

@@ -45,7 +45,7 @@ impl From<BackofficeError> for ApiError {
                 message: error.to_string(),
             },
             BackofficeError::InvalidNote => ApiError::invalid("invalid_note", error.to_string()),
-            BackofficeError::Store(e) => e.into(),
+            BackofficeError::Store(e) => ApiError::internal(e),
         }
     }
 }

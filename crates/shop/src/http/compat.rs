@@ -79,7 +79,9 @@ async fn luffy_pay(
 
 /// The result of a front end relaying the return parameters.
 async fn relayed_return(state: &AppState, query: Option<String>) -> Result<Returned, ApiError> {
-    Ok(confirm::handle_return(&state.ctx, &query.unwrap_or_default()).await?)
+    confirm::handle_return(&state.ctx, &query.unwrap_or_default())
+        .await
+        .map_err(ApiError::internal)
 }
 
 async fn luffy_success(

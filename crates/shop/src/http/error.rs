@@ -11,7 +11,6 @@ use crate::accounts::AccountError;
 use crate::domain::checkout::CheckoutError;
 use crate::domain::refund::RefundError;
 use crate::payments::PaymentError;
-use crate::store::StoreError;
 
 /// Everything a handler can answer with instead of success.
 #[derive(Debug, thiserror::Error)]
@@ -125,9 +124,16 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> ApiError {
-        ApiError::Internal(error.to_string())
+impl ApiError {
+    /// A failure of ours (the database...): logged with its cause, shown as `internal`.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(cause.to_string())
+    }
+}
+
+impl From<crate::catalog::CatalogError> for ApiError {
+    fn from(error: crate::catalog::CatalogError) -> ApiError {
+        ApiError::internal(error)
     }
 }
 
@@ -172,7 +178,7 @@ impl From<PaymentError> for ApiError {
                 message: error.to_string(),
             },
             PaymentError::Refund(e) => e.into(),
-            PaymentError::Store(e) => e.into(),
+            PaymentError::Store(e) => ApiError::internal(e),
             PaymentError::Alipay(e @ alipay::Error::InvalidRequest(_)) => {
                 ApiError::Internal(e.to_string())
             }
@@ -224,7 +230,7 @@ impl From<AccountError> for ApiError {
             }
             AccountError::NotOperator => ApiError::Forbidden("operators only"),
             AccountError::Hashing(cause) => ApiError::Internal(cause),
-            AccountError::Store(e) => e.into(),
+            AccountError::Store(e) => ApiError::internal(e),
         }
     }
 }

@@ -167,7 +167,7 @@ pub struct OrderDetail {
 /// Stored milliseconds as RFC 3339 in Beijing time.
 #[must_use]
 pub fn rfc3339(ms: i64) -> String {
-    crate::store::from_ms(ms)
+    crate::domain::time::from_ms(ms)
         .to_offset(alipay::time::BEIJING)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -204,19 +204,7 @@ fn sqlite_pragmas(
 /// Now, as stored: Unix milliseconds.
 #[must_use]
 pub fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    (now.unix_timestamp_nanos() / 1_000_000) as i64
+    to_ms(time::OffsetDateTime::now_utc())
 }
 
-/// Stored milliseconds as a time.
-#[must_use]
-pub fn from_ms(ms: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-}
-
-/// A time as stored.
-#[must_use]
-pub fn to_ms(at: time::OffsetDateTime) -> i64 {
-    (at.unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub use crate::domain::time::{from_ms, to_ms};

@@ -9,6 +9,8 @@ use alipay_sandbox::{AppConfig, SandboxConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::eventually_within;
+
 const APP_ID: &str = "2021000000000077";
 const SELLER_ID: &str = "2088000000000077";
 
@@ -24,26 +26,21 @@ impl Drop for Shop {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// Starts `shop serve` on `listen` (`127.0.0.1:0` picks a port) and waits until it is ready.
+/// The address comes from the line the shop prints, so no port is guessed in advance.
 async fn start_shop(
-    port: u16,
+    listen: &str,
     dir: &std::path::Path,
     key_file: &std::path::Path,
     gateway: &str,
     alipay_public_key: &str,
 ) -> Shop {
-    let child = Command::new(env!("CARGO_BIN_EXE_shop"))
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shop"))
         .args([
             "serve",
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            listen,
             "--data-dir",
             dir.to_str().unwrap(),
         ])
@@ -54,24 +51,35 @@ async fn start_shop(
         .env("SHOP_SELLER_ID", SELLER_ID)
         .env("SHOP_RECONCILE_AFTER_SECS", "1")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(response) = reqwest::get(format!("{base}/readyz")).await
-            && response.status() == StatusCode::OK
-        {
-            break;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut tx = Some(tx);
+        // The first line names the address; the rest is drained so the pipe never fills.
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(base) = line.strip_prefix("alipay-shop is running at ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(base.trim_end_matches('/').to_owned());
+            }
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the shop did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    });
+    let base = tokio::time::timeout(Duration::from_secs(20), rx)
+        .await
+        .expect("the shop printed its address")
+        .expect("the shop started");
+    eventually_within(Duration::from_secs(20), "the shop to be ready", || async {
+        let ready = reqwest::get(format!("{base}/readyz")).await;
+        ready
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+            .then_some(())
+    })
+    .await;
     Shop { child, base }
 }
 
@@ -107,10 +115,9 @@ async fn a_shop_killed_mid_storm_loses_no_payment_and_pays_none_twice() {
     let key_file = dir.path().join("app_key.pem");
     std::fs::write(&key_file, app_key.to_pkcs8_pem()).unwrap();
     let data = dir.path().join("data");
-    let port = free_port();
     let alipay_public_key = sandbox.alipay_public_key().to_base64();
     let shop = start_shop(
-        port,
+        "127.0.0.1:0",
         &data,
         &key_file,
         &sandbox.gateway_url(),
@@ -213,9 +220,11 @@ async fn a_shop_killed_mid_storm_loses_no_payment_and_pays_none_twice() {
         orders.len()
     );
 
-    // Restart on the same data and port; Alipay's retries and reconciliation do the rest.
+    // Restart on the same data and address (its own, just released: Alipay's notify_url names
+    // it); Alipay's retries and reconciliation do the rest.
+    let address = shop.base.trim_start_matches("http://").to_owned();
     let shop = start_shop(
-        port,
+        &address,
         &data,
         &key_file,
         &sandbox.gateway_url(),
@@ -238,9 +247,9 @@ async fn a_shop_killed_mid_storm_loses_no_payment_and_pays_none_twice() {
         .map(|t| t["out_trade_no"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(paid_at_alipay.len(), orders.len());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for (token, no) in &orders {
-        loop {
+        let what = format!("order {no} to be paid");
+        eventually_within(Duration::from_secs(60), &what, || async {
             let order: Value = http
                 .get(format!("{}/api/orders/{no}", shop.base))
                 .bearer_auth(token)
@@ -250,16 +259,9 @@ async fn a_shop_killed_mid_storm_loses_no_payment_and_pays_none_twice() {
                 .json()
                 .await
                 .unwrap();
-            if order["status"] == "paid" {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "order {no} is still {}",
-                order["status"]
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            (order["status"] == "paid").then_some(())
+        })
+        .await;
     }
 
     // None twice: one `paid` event per order, one enrolment per order.

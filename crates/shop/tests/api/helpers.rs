@@ -88,8 +88,30 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 /// With `TEST_POSTGRES_URL` set (e.g. `postgres://postgres@127.0.0.1:55432/postgres`), every test
 /// gets its own fresh PostgreSQL database instead of SQLite.
 pub async fn fresh_postgres_database() -> Option<String> {
+    if std::env::var_os("TEST_POSTGRES_URL").is_none() {
+        return None;
+    }
+    Some(postgres_database().await)
+}
+
+/// A fresh PostgreSQL database for a test that cannot run without one: it fails, loudly, when
+/// `TEST_POSTGRES_URL` is not set, unless `SKIP_POSTGRES_TESTS=1` says to skip it (`None`).
+pub async fn required_postgres_database(test: &str) -> Option<String> {
+    if std::env::var_os("TEST_POSTGRES_URL").is_some() {
+        return Some(postgres_database().await);
+    }
+    if std::env::var("SKIP_POSTGRES_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("{test}: skipped (SKIP_POSTGRES_TESTS=1)");
+        return None;
+    }
+    panic!(
+        "{test} needs PostgreSQL: set TEST_POSTGRES_URL (scripts/postgres.sh start prints one), or SKIP_POSTGRES_TESTS=1 to skip it"
+    );
+}
+
+async fn postgres_database() -> String {
     use sqlx::Connection;
-    let admin = std::env::var("TEST_POSTGRES_URL").ok()?;
+    let admin = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL is set");
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&admin)
         .await
@@ -102,17 +124,26 @@ pub async fn fresh_postgres_database() -> Option<String> {
     let (base, _) = admin
         .rsplit_once('/')
         .expect("a database URL ends with /<database>");
-    Some(format!("{base}/{name}"))
+    format!("{base}/{name}")
 }
 
 /// Waits (up to 10 s) until `check` gives a value, and returns it: tests wait for the event
-/// they need, never for a fixed time.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+/// they need, never for a fixed time. The one polling helper of these tests.
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    eventually_within(Duration::from_secs(10), what, check).await
+}
+
+/// [`eventually`] with another patience, for storms and restarts.
+pub async fn eventually_within<T, F, Fut>(patience: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         if let Some(value) = check().await {
             return value;
@@ -305,18 +336,11 @@ impl TestApp {
 
     /// Waits (up to 10 s) until the order has `expected` status.
     pub async fn wait_for_status(&self, buyer: &Buyer, out_trade_no: &str, expected: &str) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let status = self.order_status(buyer, out_trade_no).await;
-            if status == expected {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "order {out_trade_no} stayed {status}, expected {expected}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("order {out_trade_no} to be {expected}");
+        eventually(&what, || async {
+            (self.order_status(buyer, out_trade_no).await == expected).then_some(())
+        })
+        .await;
     }
 
     /// The notification deliveries the sandbox made.

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{paid_fields, spawn_app, spawn_with};
+use crate::helpers::{eventually, paid_fields, spawn_app, spawn_with};
 
 fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
@@ -15,7 +15,14 @@ async fn a_lost_notification_is_recovered_through_the_return_and_a_query() {
     let no = order["out_trade_no"].as_str().unwrap();
     app.fault("drop_notifications", 10).await;
     let paid = app.pay(&order).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    eventually("the sandbox dropped the notification", || async {
+        app.deliveries()
+            .await
+            .iter()
+            .any(|d| d["out_trade_no"] == no && d["fault"] == "dropped")
+            .then_some(())
+    })
+    .await;
     assert_eq!(
         app.order_status(&buyer, no).await,
         "unpaid",

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::helpers::{Buyer, TestApp, paid_fields, spawn_app, spawn_with};
+use crate::helpers::{Buyer, TestApp, eventually_within, paid_fields, spawn_app, spawn_with};
 
 /// Orders, one course each (extra courses are added so one buyer can place them all).
 pub async fn many_orders(app: &TestApp, buyer: &Buyer, n: usize) -> Vec<Value> {
@@ -40,21 +40,20 @@ async fn fifty_concurrent_duplicates_of_each_notification_fulfil_each_order_once
     }
     // One body per order (the sandbox's retries were dropped too). Deliveries are attempted
     // asynchronously after each payment, so wait until every order has one.
-    let mut bodies = std::collections::BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while bodies.len() < orders_n {
-        for delivery in app.deliveries().await {
-            bodies
-                .entry(delivery["out_trade_no"].as_str().unwrap().to_owned())
-                .or_insert_with(|| delivery["body"].as_str().unwrap().to_owned());
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of {orders_n} notifications attempted",
-            bodies.len()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let bodies = eventually_within(
+        std::time::Duration::from_secs(30),
+        "a notification attempted for every order",
+        || async {
+            let mut bodies = std::collections::BTreeMap::new();
+            for delivery in app.deliveries().await {
+                bodies
+                    .entry(delivery["out_trade_no"].as_str().unwrap().to_owned())
+                    .or_insert_with(|| delivery["body"].as_str().unwrap().to_owned());
+            }
+            (bodies.len() >= orders_n).then_some(bodies)
+        },
+    )
+    .await;
     let bodies: Vec<String> = bodies.into_values().collect();
     assert_eq!(bodies.len(), orders_n);
 
