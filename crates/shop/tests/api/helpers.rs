@@ -88,9 +88,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 /// With `TEST_POSTGRES_URL` set (e.g. `postgres://postgres@127.0.0.1:55432/postgres`), every test
 /// gets its own fresh PostgreSQL database instead of SQLite.
 pub async fn fresh_postgres_database() -> Option<String> {
-    if std::env::var_os("TEST_POSTGRES_URL").is_none() {
-        return None;
-    }
+    std::env::var_os("TEST_POSTGRES_URL")?;
     Some(postgres_database().await)
 }
 
