@@ -17,6 +17,15 @@ cargo fmt --all -- --check
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "layering: the SDK alone"
+# The SDK's own dependency tree has no CLI, no TOML parser and no runtime of its own (tokio
+# comes only through reqwest), and it builds without its optional features.
+if cargo tree -p alipay -e normal --prefix none --locked | grep -E '^(clap|toml|tokio-macros) '; then
+  echo "the alipay crate must not depend on the crates above (they belong in alipay-cli)" >&2
+  exit 1
+fi
+cargo clippy -p alipay --lib --locked -- -D warnings
+
 step "unit and integration tests"
 # The tests that need PostgreSQL run in the next step; here they are skipped, explicitly
 # (without TEST_POSTGRES_URL and this they fail).

@@ -21,12 +21,16 @@
 //! alipay_root_cert_file = "certs/alipayRootCert.crt"
 //! ```
 //!
-//! A shop still on the retired MD5 interface adds `[alipay.legacy]` ([`LegacyConfig`]).
+//! A shop still on the retired MD5 interface adds `[alipay.legacy]` (`LegacyConfig`, with the
+//! `legacy` feature). `AlipayConfig` deserializes from any serde format; the `toml` feature adds
+//! [`AlipayConfig::from_file`]. Keys given inline are [`SecretString`]s: they never show in
+//! `Debug` output or logs.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::cert_mode::CertMode;
@@ -35,6 +39,7 @@ use crate::error::Error;
 use crate::keys::{PrivateKey, PublicKey, SignType};
 use crate::request::Gateway;
 
+#[cfg(feature = "legacy")]
 pub use crate::legacy::LegacyConfig;
 
 /// An Alipay app's settings. Relative key paths are resolved against the config file's folder.
@@ -45,7 +50,7 @@ pub struct AlipayConfig {
     #[serde(default)]
     pub app_id: String,
     /// The app private key, inline (any form [`PrivateKey::parse`] takes).
-    pub app_private_key: Option<String>,
+    pub app_private_key: Option<SecretString>,
     /// The app private key, as a file.
     pub app_private_key_file: Option<PathBuf>,
     /// The Alipay public key (支付宝公钥), inline.
@@ -76,6 +81,7 @@ pub struct AlipayConfig {
     /// Certificate mode: Alipay's root bundle (`alipayRootCert.crt`).
     pub alipay_root_cert_file: Option<PathBuf>,
     /// The retired MD5 interface (`[alipay.legacy]`), deprecated.
+    #[cfg(feature = "legacy")]
     pub legacy: Option<LegacyConfig>,
 }
 
@@ -92,7 +98,6 @@ impl fmt::Debug for AlipayConfig {
             .field("app_cert_file", &self.app_cert_file)
             .field("alipay_cert_file", &self.alipay_cert_file)
             .field("alipay_root_cert_file", &self.alipay_root_cert_file)
-            .field("legacy", &self.legacy)
             .field("sign_type", &self.sign_type)
             .field("gateway", &self.gateway)
             .field("notify_url", &self.notify_url)
@@ -104,6 +109,7 @@ impl fmt::Debug for AlipayConfig {
 impl AlipayConfig {
     /// Reads a TOML file: its `[alipay]` table if there is one, else the whole file. Relative key
     /// paths become relative to the file's folder.
+    #[cfg(feature = "toml")]
     pub fn from_file(path: impl AsRef<Path>) -> Result<AlipayConfig, Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
@@ -140,6 +146,7 @@ impl AlipayConfig {
                 *file = dir.join(&*file);
             }
         }
+        #[cfg(feature = "legacy")]
         if let Some(legacy) = &mut self.legacy {
             legacy.resolve_paths(dir);
         }
@@ -209,7 +216,9 @@ impl AlipayConfig {
         let which = "app private key";
         load(
             which,
-            self.app_private_key.as_deref(),
+            self.app_private_key
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
             self.app_private_key_file.as_deref(),
             PrivateKey::parse,
             |p| PrivateKey::from_file(p),
@@ -301,54 +310,67 @@ fn load<K>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn parse(text: &str) -> AlipayConfig {
-        let table: toml::Table = toml::from_str(text).unwrap();
-        table.try_into().unwrap()
+    fn parse(json: serde_json::Value) -> AlipayConfig {
+        serde_json::from_value(json).unwrap()
     }
 
     #[test]
     fn certificate_mode_needs_all_three_files_and_no_public_key() {
-        let partial = parse("app_id = \"2021000000000001\"\napp_cert_file = \"a.crt\"\n");
+        let partial = parse(json!({"app_id": "2021000000000001", "app_cert_file": "a.crt"}));
         let error = partial.cert_mode().unwrap_err().to_string();
         assert!(
             error.contains("missing: alipay_cert_file, alipay_root_cert_file"),
             "{error}"
         );
-        let both = parse(
-            "app_id = \"1\"\nalipay_public_key = \"x\"\napp_cert_file = \"a\"\nalipay_cert_file = \"b\"\nalipay_root_cert_file = \"c\"\n",
-        );
+        let both = parse(json!({
+            "app_id": "1", "alipay_public_key": "x", "app_cert_file": "a",
+            "alipay_cert_file": "b", "alipay_root_cert_file": "c"
+        }));
         assert!(
             both.cert_mode()
                 .unwrap_err()
                 .to_string()
                 .contains("exclude each other")
         );
-        assert!(parse("app_id = \"1\"\n").cert_mode().unwrap().is_none());
+        assert!(parse(json!({"app_id": "1"})).cert_mode().unwrap().is_none());
     }
 
     #[test]
     fn relative_paths_follow_the_file_and_secrets_stay_out_of_debug() {
-        let mut config = parse(
-            "app_id = \"1\"\napp_private_key = \"secret-key-text\"\napp_cert_file = \"certs/app.crt\"\n[legacy]\npartner = \"2088101122136241\"\nmd5_key = \"0123456789abcdefghijklmnopqrstuv\"\nmd5_key_file = \"k.txt\"\n",
-        );
+        let mut config = parse(json!({
+            "app_id": "1", "app_private_key": "secret-key-text", "app_cert_file": "certs/app.crt"
+        }));
         config.resolve_paths(Path::new("/etc/shop"));
         assert_eq!(
             config.app_cert_file.as_deref(),
             Some(Path::new("/etc/shop/certs/app.crt"))
         );
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secret-key-text"), "{debug}");
+    }
+
+    #[cfg(feature = "legacy")]
+    #[test]
+    fn the_legacy_table_follows_the_file_and_keeps_its_key_out_of_debug() {
+        let mut config = parse(json!({
+            "app_id": "1",
+            "legacy": {
+                "partner": "2088101122136241",
+                "md5_key": "0123456789abcdefghijklmnopqrstuv",
+                "md5_key_file": "k.txt"
+            }
+        }));
+        config.resolve_paths(Path::new("/etc/shop"));
         let legacy = config.legacy.as_ref().unwrap();
         assert_eq!(
             legacy.md5_key_file.as_deref(),
             Some(Path::new("/etc/shop/k.txt"))
         );
-        let debug = format!("{config:?}");
-        assert!(
-            !debug.contains("secret-key-text") && !debug.contains("0123456789"),
-            "{debug}"
-        );
+        assert!(!format!("{config:?}").contains("0123456789"));
         // A legacy-only configuration has no app id, and says so when asked for a client.
-        let legacy_only = parse("[legacy]\npartner = \"2088101122136241\"\n");
+        let legacy_only = parse(json!({"legacy": {"partner": "2088101122136241"}}));
         assert!(
             legacy_only
                 .client()

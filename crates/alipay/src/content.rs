@@ -41,11 +41,29 @@ pub enum EmptyValues {
 /// The content a notification or return signature covers: everything but `sign` and `sign_type`.
 #[must_use]
 pub fn notify_content(params: &Params, empty: EmptyValues) -> String {
-    join(params.iter().filter(|(k, v)| {
-        k.as_str() != "sign"
-            && k.as_str() != "sign_type"
-            && (empty == EmptyValues::Keep || !v.is_empty())
-    }))
+    join(params.iter().filter(|(k, v)| is_notify_signed(k, v, empty)))
+}
+
+/// Whether a notification's signature covers the field `k` = `v`.
+fn is_notify_signed(k: &str, v: &str, empty: EmptyValues) -> bool {
+    k != "sign" && k != "sign_type" && (empty == EmptyValues::Keep || !v.is_empty())
+}
+
+/// The fields a notification's signature covers: all but `sign` and `sign_type` (and, with
+/// [`EmptyValues::Drop`], empty ones).
+#[must_use]
+pub fn unsigned_fields(params: &Params, empty: EmptyValues) -> Params {
+    params
+        .iter()
+        .filter(|(k, v)| is_notify_signed(k, v, empty))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// `k=v` pairs in key order joined with `&`, values raw (never URL-encoded).
+#[must_use]
+pub fn join_raw(params: &Params) -> String {
+    join(params.iter())
 }
 
 fn join<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> String {

@@ -255,15 +255,7 @@ pub enum VerifyError {
     /// The signature does not verify with the Alipay public key.
     #[error("signature does not verify with the Alipay public key")]
     BadSignature,
-    /// Genuine, but a field the typed view needs is missing.
-    #[error("field {0} is missing")]
-    MissingField(&'static str),
-    /// Genuine, but a field has an unexpected form.
-    #[error("field {field} has an unexpected value {value:?}")]
-    Malformed {
-        /// The field.
-        field: &'static str,
-        /// Its value.
-        value: String,
-    },
+    /// Genuine, but its fields are not what the typed view needs.
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
 }

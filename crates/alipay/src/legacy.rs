@@ -39,9 +39,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::content::{self, FormError, Params};
+use crate::fields::{FieldError, Fields};
 use crate::money::Money;
 use crate::notify::TradeStatus;
-use crate::request::escape_html;
 
 /// The production mapi gateway.
 pub const MAPI_PRODUCTION_URL: &str = "https://mapi.alipay.com/gateway.do";
@@ -80,17 +80,9 @@ pub enum LegacyError {
     /// `fail` so that Alipay sends it again.
     #[error("notify_verify failed: {0}")]
     Transport(String),
-    /// Genuine, but a field the typed view needs is missing.
-    #[error("field {0} is missing")]
-    MissingField(&'static str),
-    /// Genuine, but a field has an unexpected form.
-    #[error("field {field} has an unexpected value {value:?}")]
-    Malformed {
-        /// The field.
-        field: &'static str,
-        /// Its value.
-        value: String,
-    },
+    /// Genuine, but its fields are not what the typed view needs.
+    #[error(transparent)]
+    Field(#[from] FieldError),
 }
 
 /// A partner's MD5 key. Never printed: `Debug` shows only its length.
@@ -163,32 +155,20 @@ impl FromStr for Md5Key {
 /// `paraFilter`: every parameter but `sign`, `sign_type` and the empty ones.
 #[must_use]
 pub fn params_filter(params: &Params) -> Params {
-    params
-        .iter()
-        .filter(|(k, v)| k.as_str() != "sign" && k.as_str() != "sign_type" && !v.is_empty())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    content::unsigned_fields(params, content::EmptyValues::Drop)
 }
 
 /// `createLinkstring`: `k=v` pairs in key order joined with `&`, values raw.
 #[must_use]
 pub fn link_string(params: &Params) -> String {
-    let mut out = String::new();
-    for (k, v) in params {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-    out
+    content::join_raw(params)
 }
 
-/// The signed text ("prestr"): [`link_string`] of [`params_filter`].
+/// The signed text ("prestr"): [`link_string`] of [`params_filter`], which is the modern
+/// notification rule with empty values dropped.
 #[must_use]
 pub fn sign_content(params: &Params) -> String {
-    link_string(&params_filter(params))
+    content::notify_content(params, content::EmptyValues::Drop)
 }
 
 /// `md5(prestr + key)` in lower-case hex.
@@ -443,20 +423,16 @@ impl LegacySignedRequest {
     #[must_use]
     pub fn form_html(&self) -> String {
         let separator = if self.gateway.contains('?') { '&' } else { '?' };
-        let mut html = format!(
-            "<form id=\"alipaysubmit\" name=\"alipaysubmit\" method=\"post\" action=\"{}{separator}_input_charset=utf-8\">\n",
-            escape_html(&self.gateway)
-        );
-        for (k, v) in &self.params {
-            html.push_str(&format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                escape_html(k),
-                escape_html(v)
-            ));
-        }
-        html.push_str("<input type=\"submit\" value=\"确认\" style=\"display:none\">\n</form>\n");
-        html.push_str("<script>document.forms['alipaysubmit'].submit();</script>");
-        html
+        let style = crate::request::FormStyle {
+            attributes: "id=\"alipaysubmit\" name=\"alipaysubmit\"",
+            label: "确认",
+            script: "document.forms['alipaysubmit'].submit();",
+        };
+        crate::request::auto_submit_form(
+            &format!("{}{separator}_input_charset=utf-8", self.gateway),
+            &style,
+            &self.params,
+        )
     }
 }
 
@@ -517,40 +493,6 @@ pub struct LegacyReturn {
     pub extra_common_param: Option<String>,
     /// Every parameter as received.
     pub params: Params,
-}
-
-struct Fields<'a>(&'a Params);
-
-impl Fields<'_> {
-    fn optional(&self, name: &str) -> Option<String> {
-        self.0.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-
-    fn required(&self, name: &'static str) -> Result<String, LegacyError> {
-        self.optional(name).ok_or(LegacyError::MissingField(name))
-    }
-
-    fn money(&self, name: &'static str) -> Result<Option<Money>, LegacyError> {
-        self.optional(name)
-            .map(|v| {
-                v.parse().map_err(|_| LegacyError::Malformed {
-                    field: name,
-                    value: v.clone(),
-                })
-            })
-            .transpose()
-    }
-
-    fn time(&self, name: &'static str) -> Result<Option<OffsetDateTime>, LegacyError> {
-        self.optional(name)
-            .map(|v| {
-                crate::time::parse(&v).map_err(|_| LegacyError::Malformed {
-                    field: name,
-                    value: v.clone(),
-                })
-            })
-            .transpose()
-    }
 }
 
 impl LegacyNotification {
@@ -930,7 +872,7 @@ pub struct LegacyConfig {
     /// The partner id (PID), `2088…`.
     pub partner: String,
     /// The MD5 key, inline.
-    pub md5_key: Option<String>,
+    pub md5_key: Option<secrecy::SecretString>,
     /// The MD5 key, as a file.
     pub md5_key_file: Option<PathBuf>,
     /// The seller (default: the partner).
@@ -965,7 +907,7 @@ impl LegacyConfig {
             (Some(_), Some(_)) => Err(LegacyError::Config(
                 "set md5_key or md5_key_file, not both".into(),
             )),
-            (Some(text), None) => Md5Key::new(text),
+            (Some(text), None) => Md5Key::new(secrecy::ExposeSecret::expose_secret(text)),
             (None, Some(path)) => Md5Key::from_file(path),
             (None, None) => Err(LegacyError::Config(
                 "set md5_key or md5_key_file (the partner's MD5 key)".into(),

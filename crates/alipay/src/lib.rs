@@ -28,8 +28,15 @@
 //! * [`time`]: Beijing time, whatever the server's zone.
 //! * [`cert`], [`cert_mode`]: certificate SNs, chains, and certificate mode ([`CertMode`]).
 //! * [`config`]: [`config::AlipayConfig`], the `[alipay]` table of the shop and the CLI.
-//! * [`doctor`]: checks of a configuration, with fixes in Chinese and English.
-//! * [`legacy`]: the retired MD5 `create_direct_pay_by_user` interface (deprecated).
+//! * `legacy` (feature `legacy`): the retired MD5 `create_direct_pay_by_user` interface
+//!   (deprecated).
+//!
+//! # Features
+//! * `legacy`: the retired MD5 interface and `[alipay.legacy]`.
+//! * `toml`: [`config::AlipayConfig::from_file`].
+//!
+//! The `alipay` command line (`keygen`, `sign`, `verify`, `pay-url`, `doctor`) is the
+//! `alipay-cli` crate: the SDK itself has no CLI, no TOML parser and no runtime of its own.
 
 pub mod api;
 pub mod cert;
@@ -38,9 +45,10 @@ mod client;
 pub mod config;
 pub mod content;
 mod der;
-pub mod doctor;
 mod error;
+mod fields;
 pub mod keys;
+#[cfg(feature = "legacy")]
 pub mod legacy;
 pub mod money;
 pub mod notify;
@@ -52,6 +60,7 @@ pub mod time;
 pub use cert_mode::CertMode;
 pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error, SignatureError, TransportError, VerifyError};
+pub use fields::FieldError;
 pub use keys::{KeyError, PrivateKey, PublicKey, SignType, Signer};
 pub use money::{Money, MoneyError};
 pub use notify::{Notification, ReturnParams, TradeStatus, ack};

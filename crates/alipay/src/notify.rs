@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::content::{self, EmptyValues, Params};
 use crate::error::VerifyError;
+use crate::fields::Fields;
 use crate::keys::{PublicKey, SignType, decode_signature};
 use crate::money::Money;
 
@@ -288,39 +289,5 @@ impl ReturnParams {
             timestamp: fields.time("timestamp")?,
             params,
         })
-    }
-}
-
-struct Fields<'a>(&'a Params);
-
-impl Fields<'_> {
-    fn optional(&self, name: &str) -> Option<String> {
-        self.0.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-
-    fn required(&self, name: &'static str) -> Result<String, VerifyError> {
-        self.optional(name).ok_or(VerifyError::MissingField(name))
-    }
-
-    fn money(&self, name: &'static str) -> Result<Option<Money>, VerifyError> {
-        self.optional(name)
-            .map(|v| {
-                v.parse().map_err(|_| VerifyError::Malformed {
-                    field: name,
-                    value: v.clone(),
-                })
-            })
-            .transpose()
-    }
-
-    fn time(&self, name: &'static str) -> Result<Option<OffsetDateTime>, VerifyError> {
-        self.optional(name)
-            .map(|v| {
-                crate::time::parse(&v).map_err(|_| VerifyError::Malformed {
-                    field: name,
-                    value: v.clone(),
-                })
-            })
-            .transpose()
     }
 }

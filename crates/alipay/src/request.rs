@@ -128,22 +128,16 @@ impl SignedRequest {
     #[must_use]
     pub fn form_html(&self) -> String {
         let separator = if self.gateway.contains('?') { '&' } else { '?' };
-        let mut html = format!(
-            "<form name=\"punchout_form\" method=\"post\" action=\"{}{separator}charset=utf-8\">\n",
-            escape_html(&self.gateway)
-        );
-        for (k, v) in &self.params {
-            html.push_str(&format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                escape_html(k),
-                escape_html(v)
-            ));
-        }
-        html.push_str(
-            "<input type=\"submit\" value=\"立即支付\" style=\"display:none\">\n</form>\n",
-        );
-        html.push_str("<script>document.forms[0].submit();</script>");
-        html
+        let style = FormStyle {
+            attributes: "name=\"punchout_form\"",
+            label: "立即支付",
+            script: "document.forms[0].submit();",
+        };
+        auto_submit_form(
+            &format!("{}{separator}charset=utf-8", self.gateway),
+            &style,
+            &self.params,
+        )
     }
 
     /// The gateway URL this request goes to.
@@ -151,6 +145,41 @@ impl SignedRequest {
     pub fn gateway(&self) -> &str {
         &self.gateway
     }
+}
+
+/// How an auto-submitting form names itself and submits: the official SDKs and the legacy PHP
+/// demo differ only in these.
+pub(crate) struct FormStyle<'a> {
+    /// Attributes before `method`, e.g. `name="punchout_form"`.
+    pub(crate) attributes: &'a str,
+    /// The hidden submit button's label.
+    pub(crate) label: &'a str,
+    /// The script that submits it.
+    pub(crate) script: &'a str,
+}
+
+/// An HTML form that POSTs `params` to `action` as soon as the page loads: every name and value
+/// HTML-escaped, so they arrive unchanged.
+#[must_use]
+pub(crate) fn auto_submit_form(action: &str, style: &FormStyle<'_>, params: &Params) -> String {
+    let mut html = format!(
+        "<form {} method=\"post\" action=\"{}\">\n",
+        style.attributes,
+        escape_html(action)
+    );
+    for (k, v) in params {
+        html.push_str(&format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+            escape_html(k),
+            escape_html(v)
+        ));
+    }
+    html.push_str(&format!(
+        "<input type=\"submit\" value=\"{}\" style=\"display:none\">\n</form>\n",
+        style.label
+    ));
+    html.push_str(&format!("<script>{}</script>", style.script));
+    html
 }
 
 /// Escapes text for HTML (`& < > " '`), attribute values included; the browser un-escapes it

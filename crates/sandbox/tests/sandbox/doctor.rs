@@ -1,11 +1,11 @@
-//! `alipay::doctor` against a live sandbox: a configuration made from what the sandbox publishes
+//! `alipay_cli::doctor` against a live sandbox: a configuration made from what the sandbox publishes
 //! (its public key, or its certificates) has no errors, and the gateway checks answer "ok".
 
 use std::path::Path;
 
 use alipay::PrivateKey;
 use alipay::config::AlipayConfig;
-use alipay::doctor::{self, Options, Severity};
+use alipay_cli::doctor::{self, Options, Severity};
 use serde_json::json;
 
 use crate::helpers::*;

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+#[path = "../../alipay/tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use tempfile::TempDir;
 use time::OffsetDateTime;
 
 fn data(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../alipay"))
         .join("tests/data")
         .join(path)
 }

@@ -201,7 +201,7 @@ fn run(command: Command) -> Result<(), Failure> {
 }
 
 fn doctor(path: &Path, offline: bool, timeout: u64, json: bool) -> Result<(), Failure> {
-    use alipay::doctor::{self, Finding, Options, Severity};
+    use alipay_cli::doctor::{self, Finding, Options, Severity};
     let mut config = AlipayConfig::from_file(path).map_err(|e| fail(e.to_string()))?;
     // The shop derives its callback URLs from its top-level `public_url`; so does the check.
     let mut derived = Vec::new();

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests and benches fail loudly on purpose.
 
+#[path = "../../alipay/tests/support/mod.rs"]
 mod support;
 
 use std::io::Write;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn data(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../alipay"))
         .join("tests/data")
         .join(path)
         .display()

@@ -17,12 +17,12 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cert::{self, Certificate};
-use crate::config::AlipayConfig;
-use crate::error::Error;
-use crate::keys::{PrivateKey, PublicKey, SignType};
-use crate::legacy::{self, LegacyConfig, LegacyGateway};
-use crate::request::Gateway;
+use alipay::Error;
+use alipay::cert::{self, Certificate};
+use alipay::config::AlipayConfig;
+use alipay::keys::{PrivateKey, PublicKey, SignType};
+use alipay::legacy::{self, LegacyConfig, LegacyGateway};
+use alipay::request::Gateway;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -142,7 +142,7 @@ impl Default for Options {
         Options {
             offline: false,
             timeout: Duration::from_secs(5),
-            now: crate::time::now(),
+            now: alipay::time::now(),
         }
     }
 }
@@ -650,14 +650,14 @@ fn validity(check: &'static str, cert: &Certificate, now: OffsetDateTime, report
             format!(
                 "certificate {} expires on {}",
                 cert.subject(),
-                crate::time::format(cert.not_after())
+                alipay::time::format(cert.not_after())
             ),
             "证书 30 天内到期，请尽快在开放平台更新",
             "the certificate expires within 30 days: renew it in the Alipay console",
         ),
         Ok(()) => report.ok(
             check,
-            format!("valid until {}", crate::time::format(cert.not_after())),
+            format!("valid until {}", alipay::time::format(cert.not_after())),
         ),
     }
 }
