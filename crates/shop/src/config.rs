@@ -1,8 +1,7 @@
 //! The shop's configuration: one typed struct, layered by [`figment`]: defaults, then a TOML
 //! file, then `SHOP_*` environment variables (environment wins). Every field has a variable:
 //! `SHOP_<FIELD>` at the top level, `SHOP_ALIPAY__<FIELD>` (double underscore) inside
-//! `[alipay]`, `SHOP_ALIPAY__LEGACY__<FIELD>` inside `[alipay.legacy]`. `DATABASE_URL` is read
-//! too, as most hosting platforms set it. With nothing configured, the defaults run a complete
+//! `[alipay]`. `DATABASE_URL` is read too, as most hosting platforms set it. With nothing configured, the defaults run a complete
 //! demo on the built-in sandbox.
 //!
 //! ```toml
