@@ -245,9 +245,9 @@ impl CertAuthority {
                 source,
             };
             std::fs::create_dir_all(dir).map_err(io)?;
-            crate::write_secret(&dir.join(ROOT_KEY), root_key.to_pkcs8_pem().as_bytes())
+            crate::files::write_secret(&dir.join(ROOT_KEY), root_key.to_pkcs8_pem().as_bytes())
                 .map_err(io)?;
-            crate::write_secret(&dir.join(CLASS2_KEY), class2_key.to_pkcs8_pem().as_bytes())
+            crate::files::write_secret(&dir.join(CLASS2_KEY), class2_key.to_pkcs8_pem().as_bytes())
                 .map_err(io)?;
             std::fs::write(dir.join(CLASS2_CERT), &authority.class2_pem).map_err(io)?;
             std::fs::write(dir.join(ALIPAY_CERT), &first.chain_pem).map_err(io)?;

@@ -271,6 +271,12 @@ pub fn write_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+/// `20000 isp.unknow-error` (sic), the gateway's "something broke, result unknown".
+#[must_use]
+pub fn system_busy() -> Node {
+    Node::error(Code::Unavailable, "isp.unknow-error", "系统繁忙")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

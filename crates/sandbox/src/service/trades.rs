@@ -14,10 +14,10 @@ use alipay::Money;
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
-use crate::Shared;
 use crate::apps::{App, Merchant, Partner};
 use crate::error::SandboxError;
 use crate::messages::{self, Event};
+use crate::service::Shared;
 use crate::store::{self, NewNotification, StoredTrade, TradeKey};
 use crate::trades::{
     CancelOutcome, Order, Origin, Refund, RefundOutcome, RefundRequest, Trade, TradeError,
@@ -72,8 +72,8 @@ async fn queue(
         Merchant::Partner(_) if *event != Event::Paid => return Ok(false),
         Merchant::Partner(partner) => (
             partner.partner.clone(),
-            crate::mapi::notification_fields(partner, trade, &notify_id),
-            crate::mapi::SIGN_TYPE,
+            crate::messages::legacy::notification_fields(partner, trade, &notify_id),
+            crate::messages::legacy::SIGN_TYPE,
         ),
     };
     let fields = serde_json::to_string(&fields)
@@ -482,6 +482,55 @@ impl Shared {
         self.after_commit(queued);
         next.map(store::from_ms).transpose()
     }
+}
+
+/// Where the browser goes after paying: `return_url` with the signed parameters (spec §10; the
+/// legacy interface's are MD5-signed, spec §13).
+pub(crate) async fn return_location(
+    shared: &Shared,
+    merchant: &Merchant,
+    trade: &Trade,
+) -> Result<Option<String>, SandboxError> {
+    let Some(return_url) = trade.return_url.as_deref() else {
+        return Ok(None);
+    };
+    let app = match merchant {
+        Merchant::Partner(partner) => {
+            return legacy_return_location(shared, partner, trade, return_url)
+                .await
+                .map(Some);
+        }
+        Merchant::App(app) => app,
+    };
+    let Some(method) = trade.origin.return_method() else {
+        return Ok(None);
+    };
+    let (key, _) = shared.signer_for(app).await?;
+    let params = messages::return_params(app, trade, method, alipay::time::now(), &key);
+    Ok(Some(messages::return_location(return_url, &params)))
+}
+
+/// `return_url` with the signed legacy return parameters; their `notify_id` is recorded so that
+/// `notify_verify` confirms it.
+async fn legacy_return_location(
+    shared: &Shared,
+    partner: &Partner,
+    trade: &Trade,
+    return_url: &str,
+) -> Result<String, SandboxError> {
+    let now = alipay::time::now();
+    let notify_id = crate::ids::notify_id(now);
+    let params = messages::legacy::return_params(partner, trade, &notify_id, now);
+    let mut conn = shared.store.conn().await?;
+    store::insert_return_notify_id(
+        &mut conn,
+        &notify_id,
+        &partner.partner,
+        &trade.out_trade_no,
+        store::to_ms(now),
+    )
+    .await?;
+    Ok(messages::return_location(return_url, &params))
 }
 
 async fn refund_to_buyer(

@@ -1,6 +1,9 @@
 //! What the emulator signs and sends to merchants: notification fields (spec §9.3), return URL
 //! parameters (§10) and the signature over them (§9.4: every field but `sign` and `sign_type`,
 //! empty values never sent, sorted, raw values). Pure functions, reproducible byte for byte.
+//! The retired MD5 interface's are in [`legacy`].
+
+pub mod legacy;
 
 use alipay::content::{self, EmptyValues, Params};
 use alipay::keys::encode_signature;
@@ -154,6 +157,19 @@ pub fn notification_body(
     params.insert("notify_time".into(), alipay::time::format(notify_time));
     sign(&mut params, key, sign_type);
     content::query_string(&params)
+}
+
+/// Where "back to the merchant" goes: the wap `quit_url`, else the site of `return_url`.
+pub fn merchant_link(trade: &Trade) -> Option<String> {
+    if let Some(quit_url) = &trade.quit_url {
+        return Some(quit_url.clone());
+    }
+    let return_url = trade.return_url.as_deref()?;
+    let after_scheme = return_url.find("://")? + 3;
+    let end = return_url[after_scheme..]
+        .find('/')
+        .map_or(return_url.len(), |i| after_scheme + i);
+    Some(format!("{}/", &return_url[..end]))
 }
 
 #[cfg(test)]

@@ -17,10 +17,10 @@ use alipay::content::Params;
 use reqwest::header::CONTENT_TYPE;
 use tokio::sync::{Notify, watch};
 
-use crate::Shared;
 use crate::error::SandboxError;
 use crate::faults::NotificationFaults;
 use crate::messages;
+use crate::service::Shared;
 use crate::store::{self, AttemptResult, NewDelivery, NotificationRow};
 
 /// The waits between attempts at Alipay's real pace (before `time_scale`).
@@ -345,13 +345,13 @@ async fn signed_body(
     fields: &Params,
     now: time::OffsetDateTime,
 ) -> Result<String, SandboxError> {
-    if row.sign_type == crate::mapi::SIGN_TYPE {
+    if row.sign_type == crate::messages::legacy::SIGN_TYPE {
         let partner = {
             let mut conn = shared.store.conn().await?;
             store::partner(&mut conn, &row.app_id).await?
         }
         .ok_or_else(|| SandboxError::NotFound(format!("partner {} is gone", row.app_id)))?;
-        return Ok(crate::mapi::notification_body(
+        return Ok(crate::messages::legacy::notification_body(
             fields,
             now,
             &partner.md5_key,

@@ -12,91 +12,20 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use minijinja::{AutoEscape, Environment, context};
+use minijinja::context;
 
-use crate::Shared;
-use crate::apps::Merchant;
+use super::render;
 use crate::error::SandboxError;
 use crate::json::Node;
 use crate::messages;
+use crate::service::Shared;
 use crate::store::TradeKey;
 use crate::trades::{Trade, TradeError, TradeState};
-use alipay::request::escape_html;
-
-/// The Content-Security-Policy of the sandbox's pages: nothing but themselves, no scripts at all,
-/// the layout's one `<style>` block allowed by its hash. Forms post to the sandbox itself, but
-/// the cashier's answer redirects the browser to the merchant's return URL (any origin), which
-/// `form-action` also governs.
-#[must_use]
-pub fn content_security_policy() -> String {
-    let layout = include_str!("templates/layout.html");
-    let style = layout
-        .split_once("<style>")
-        .and_then(|(_, rest)| rest.split_once("</style>"))
-        .map_or("", |(style, _)| style);
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, style.as_bytes());
-    let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest.as_ref());
-    format!(
-        "default-src 'self'; script-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; \
-         object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' http: https:"
-    )
-}
-
-/// The templates, compiled into the binary (no external assets, no CDN).
-pub(crate) fn templates() -> Environment<'static> {
-    let mut env = Environment::new();
-    // minijinja's HTML escaping also escapes `/`, which turns every URL in the pages into
-    // `https:&#x2f;&#x2f;…`: valid, but unreadable in the source and for tests. Escape the five
-    // characters that matter instead.
-    env.set_formatter(|out, state, value| {
-        if state.auto_escape() == AutoEscape::Html
-            && !value.is_safe()
-            && let Some(text) = value.as_str()
-        {
-            return out
-                .write_str(&escape_html(text))
-                .map_err(minijinja::Error::from);
-        }
-        minijinja::escape_formatter(out, state, value)
-    });
-    for (name, source) in [
-        ("layout.html", include_str!("templates/layout.html")),
-        ("cashier.html", include_str!("templates/cashier.html")),
-        ("message.html", include_str!("templates/message.html")),
-        ("dashboard.html", include_str!("templates/dashboard.html")),
-    ] {
-        // The templates are part of the source; one that does not parse is a build defect
-        // caught by every test that renders a page.
-        if let Err(error) = env.add_template(name, source) {
-            tracing::error!(%error, "template {name} does not parse");
-        }
-    }
-    env
-}
-
-/// Renders a template, or a plain 500 naming the problem.
-pub(crate) fn render(shared: &Shared, name: &str, ctx: minijinja::Value) -> Response {
-    match shared
-        .templates
-        .get_template(name)
-        .and_then(|template| template.render(ctx))
-    {
-        Ok(html) => Html(html).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "rendering {name} failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("template {name}: {error}"),
-            )
-                .into_response()
-        }
-    }
-}
 
 /// The routes of the cashier.
-pub(crate) fn router() -> Router<Arc<Shared>> {
+pub(super) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/cashier/{trade_no}", get(show))
         .route("/cashier/{trade_no}/pay", post(pay))
@@ -139,7 +68,6 @@ pub(crate) fn cashier_page(
         .map(|b| b.logon_id.clone())
         .collect();
     render(
-        shared,
         "cashier.html",
         context! {
             root,
@@ -164,7 +92,7 @@ pub(crate) fn cashier_page(
 }
 
 /// The gateway's error page for a refused page-pay request ("错误代码 … 错误原因 …").
-pub(crate) fn refusal_page(shared: &Shared, node: &Node, content: Option<&str>) -> Response {
+pub(crate) fn refusal_page(_shared: &Shared, node: &Node, content: Option<&str>) -> Response {
     // The page shows the content string raw (the template escapes it once); `sub_msg` of a
     // signature error repeats it HTML-escaped for JSON clients, so it is cut short here.
     let sub_msg = node.sub_msg().map(|msg| match msg.split_once('：') {
@@ -172,7 +100,6 @@ pub(crate) fn refusal_page(shared: &Shared, node: &Node, content: Option<&str>) 
         _ => msg.to_owned(),
     });
     render(
-        shared,
         "message.html",
         context! {
             title => "支付请求有误 Payment request refused",
@@ -200,7 +127,7 @@ async fn scan(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> R
     }
 }
 
-fn trade_error_page(shared: &Shared, error: SandboxError) -> Response {
+fn trade_error_page(_shared: &Shared, error: SandboxError) -> Response {
     let node = match &error {
         SandboxError::Trade(trade) => Node::error(
             crate::json::Code::BusinessFailed,
@@ -209,11 +136,10 @@ fn trade_error_page(shared: &Shared, error: SandboxError) -> Response {
         ),
         _ => {
             tracing::error!(%error, "cashier failed");
-            crate::gateway::system_busy()
+            crate::json::system_busy()
         }
     };
     render(
-        shared,
         "message.html",
         context! {
             title => "无法支付 Cannot pay",
@@ -223,32 +149,6 @@ fn trade_error_page(shared: &Shared, error: SandboxError) -> Response {
             sub_msg => node.sub_msg(),
         },
     )
-}
-
-/// Where the browser goes after paying: `return_url` with the signed parameters (spec §10; the
-/// legacy interface's are MD5-signed, spec §13).
-pub(crate) async fn return_location(
-    shared: &Shared,
-    merchant: &Merchant,
-    trade: &Trade,
-) -> Result<Option<String>, SandboxError> {
-    let Some(return_url) = trade.return_url.as_deref() else {
-        return Ok(None);
-    };
-    let app = match merchant {
-        Merchant::Partner(partner) => {
-            return crate::mapi::return_location(shared, partner, trade, return_url)
-                .await
-                .map(Some);
-        }
-        Merchant::App(app) => app,
-    };
-    let Some(method) = trade.origin.return_method() else {
-        return Ok(None);
-    };
-    let (key, _) = shared.signer_for(app).await?;
-    let params = messages::return_params(app, trade, method, alipay::time::now(), &key);
-    Ok(Some(messages::return_location(return_url, &params)))
 }
 
 async fn pay(
@@ -264,19 +164,20 @@ async fn pay(
     let password = form.get("password").cloned().unwrap_or_default();
     let key = TradeKey::AnyTradeNo(&trade_no);
     match shared.pay(key, &buyer, Some(&password)).await {
-        Ok((merchant, trade)) => match return_location(&shared, &merchant, &trade).await {
-            Err(error) => trade_error_page(&shared, error),
-            Ok(Some(location)) => Redirect::to(&location).into_response(),
-            Ok(None) => render(
-                &shared,
-                "message.html",
-                context! {
-                    title => "支付成功 Payment successful",
-                    tone => "ok",
-                    lead => format!("已向 {} 支付 ¥{} · {}", merchant.display_name(), trade.total_amount, trade.subject),
-                },
-            ),
-        },
+        Ok((merchant, trade)) => {
+            match crate::service::trades::return_location(&shared, &merchant, &trade).await {
+                Err(error) => trade_error_page(&shared, error),
+                Ok(Some(location)) => Redirect::to(&location).into_response(),
+                Ok(None) => render(
+                    "message.html",
+                    context! {
+                        title => "支付成功 Payment successful",
+                        tone => "ok",
+                        lead => format!("已向 {} 支付 ¥{} · {}", merchant.display_name(), trade.total_amount, trade.subject),
+                    },
+                ),
+            }
+        }
         Err(SandboxError::Trade(
             error @ (TradeError::UnknownBuyer(_)
             | TradeError::WrongPassword
@@ -315,9 +216,8 @@ async fn cancel(State(shared): State<Arc<Shared>>, Path(trade_no): Path<String>)
     match shared.trade(TradeKey::AnyTradeNo(&trade_no)).await {
         Ok((merchant, trade)) => {
             tracing::info!(trade.no = %trade.trade_no, "buyer left the cashier of {}", trade.out_trade_no);
-            let back = merchant_link(&trade);
+            let back = messages::merchant_link(&trade);
             render(
-                &shared,
                 "message.html",
                 context! {
                     title => "已取消支付 Payment cancelled",
@@ -330,17 +230,4 @@ async fn cancel(State(shared): State<Arc<Shared>>, Path(trade_no): Path<String>)
         }
         Err(error) => trade_error_page(&shared, error),
     }
-}
-
-/// Where "back to the merchant" goes: the wap `quit_url`, else the site of `return_url`.
-pub(crate) fn merchant_link(trade: &Trade) -> Option<String> {
-    if let Some(quit_url) = &trade.quit_url {
-        return Some(quit_url.clone());
-    }
-    let return_url = trade.return_url.as_deref()?;
-    let after_scheme = return_url.find("://")? + 3;
-    let end = return_url[after_scheme..]
-        .find('/')
-        .map_or(return_url.len(), |i| after_scheme + i);
-    Some(format!("{}/", &return_url[..end]))
 }

@@ -16,27 +16,22 @@
 //!   the sandbox really sent to that partner, not yet acknowledged with `success`, sent at most
 //!   [`NOTIFY_ID_TTL`] ago; `false` for anything else.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use alipay::Money;
 use alipay::content::{self, Params};
-use alipay::legacy::{self, Md5Key};
+use alipay::legacy::{self};
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
-use time::OffsetDateTime;
 
-use crate::Shared;
 use crate::apps::Partner;
 use crate::error::SandboxError;
+use crate::service::Shared;
 use crate::store;
-use crate::trades::{Order, Origin, Trade, TradeState};
-
-/// The `sign_type` of legacy notifications (and of their rows in the notifications table).
-pub(crate) const SIGN_TYPE: &str = "MD5";
+use crate::trades::{Order, Origin};
 
 /// How long after it was sent a `notify_id` stays verifiable (the old documentation's minute,
 /// made generous for slow test machines).
@@ -78,14 +73,13 @@ pub(crate) async fn gateway(shared: &Shared, params: Params) -> Response {
     }
 }
 
-fn refusal_page(shared: &Shared, refusal: &Refusal) -> Response {
+fn refusal_page(_shared: &Shared, refusal: &Refusal) -> Response {
     tracing::info!(
         code = refusal.code,
         "mapi request refused: {}",
         refusal.reason
     );
-    crate::cashier::render(
-        shared,
+    crate::pages::render(
         "message.html",
         context! {
             title => "支付请求有误 Payment request refused",
@@ -138,7 +132,7 @@ async fn direct_pay(shared: &Shared, params: &Params) -> Result<Response, Refusa
         ));
     }
     match non_empty(params, "sign_type") {
-        Some(sign_type) if sign_type.eq_ignore_ascii_case(SIGN_TYPE) => {}
+        Some(sign_type) if sign_type.eq_ignore_ascii_case(crate::messages::legacy::SIGN_TYPE) => {}
         Some(other) => {
             return Err(refuse(
                 "ILLEGAL_SIGN_TYPE",
@@ -191,7 +185,7 @@ async fn direct_pay(shared: &Shared, params: &Params) -> Result<Response, Refusa
     }
     let order = order(params)?;
     match shared.open_direct_pay(&partner, &order).await {
-        Ok(trade) => Ok(crate::cashier::cashier_page(
+        Ok(trade) => Ok(crate::pages::cashier::cashier_page(
             shared,
             &partner.display_name(),
             &trade,
@@ -322,178 +316,4 @@ pub(crate) async fn notify_query(
 ) -> Response {
     let params = content::parse_form(query.unwrap_or_default().as_bytes()).unwrap_or_default();
     notify_verify(&shared, &params).await
-}
-
-/// The fields of a legacy payment notification, all but `notify_time`, `sign_type` and `sign`.
-#[must_use]
-pub(crate) fn notification_fields(partner: &Partner, trade: &Trade, notify_id: &str) -> Params {
-    let mut params = common_fields(partner, trade);
-    params.insert("notify_type".into(), "trade_status_sync".into());
-    params.insert("notify_id".into(), notify_id.into());
-    params.insert("quantity".into(), "1".into());
-    params.insert("price".into(), trade.total_amount.to_string());
-    params.insert("discount".into(), "0.00".into());
-    params.insert("is_total_fee_adjust".into(), "N".into());
-    params.insert("use_coupon".into(), "N".into());
-    params.insert("gmt_create".into(), alipay::time::format(trade.gmt_create));
-    if let Some(paid_at) = trade.gmt_payment {
-        params.insert("gmt_payment".into(), alipay::time::format(paid_at));
-    }
-    if trade.state == TradeState::TradeClosed
-        && let Some(closed_at) = trade.gmt_close
-    {
-        params.insert("gmt_close".into(), alipay::time::format(closed_at));
-    }
-    params
-}
-
-fn common_fields(partner: &Partner, trade: &Trade) -> Params {
-    let mut params = BTreeMap::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            params.insert(k.to_owned(), v);
-        }
-    };
-    put("out_trade_no", Some(trade.out_trade_no.clone()));
-    put("trade_no", Some(trade.trade_no.clone()));
-    put("subject", Some(trade.subject.clone()));
-    put("body", trade.body.clone());
-    put("payment_type", Some("1".into()));
-    put(
-        "trade_status",
-        Some(trade.state.wire().unwrap_or("WAIT_BUYER_PAY").into()),
-    );
-    put("total_fee", Some(trade.total_amount.to_string()));
-    put("seller_id", Some(partner.partner.clone()));
-    put("seller_email", Some(partner.seller_email.clone()));
-    put("buyer_id", trade.payer.as_ref().map(|p| p.user_id.clone()));
-    put(
-        "buyer_email",
-        trade.payer.as_ref().map(|p| p.logon_id.clone()),
-    );
-    put("extra_common_param", trade.passback_params.clone());
-    params
-}
-
-/// Signs legacy parameters in place: `sign` (MD5) and `sign_type=MD5`.
-fn sign(params: &mut Params, key: &Md5Key) {
-    params.remove("sign");
-    params.remove("sign_type");
-    let sign = legacy::md5_sign(params, key);
-    params.insert("sign".into(), sign);
-    params.insert("sign_type".into(), SIGN_TYPE.into());
-}
-
-/// The form body of one legacy notification attempt at `notify_time`.
-#[must_use]
-pub(crate) fn notification_body(
-    fields: &Params,
-    notify_time: OffsetDateTime,
-    key: &Md5Key,
-) -> String {
-    let mut params = fields.clone();
-    params.insert("notify_time".into(), alipay::time::format(notify_time));
-    sign(&mut params, key);
-    content::query_string(&params)
-}
-
-/// `return_url` with the signed legacy return parameters; their `notify_id` is recorded so that
-/// `notify_verify` confirms it.
-pub(crate) async fn return_location(
-    shared: &Shared,
-    partner: &Partner,
-    trade: &Trade,
-    return_url: &str,
-) -> Result<String, SandboxError> {
-    let now = alipay::time::now();
-    let notify_id = crate::ids::notify_id(now);
-    let mut params = common_fields(partner, trade);
-    params.insert("is_success".into(), "T".into());
-    params.insert("exterface".into(), "create_direct_pay_by_user".into());
-    params.insert("notify_id".into(), notify_id.clone());
-    params.insert("notify_type".into(), "trade_status_sync".into());
-    params.insert("notify_time".into(), alipay::time::format(now));
-    sign(&mut params, &partner.md5_key);
-    let mut conn = shared.store.conn().await?;
-    store::insert_return_notify_id(
-        &mut conn,
-        &notify_id,
-        &partner.partner,
-        &trade.out_trade_no,
-        store::to_ms(now),
-    )
-    .await?;
-    Ok(crate::messages::return_location(return_url, &params))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::trades::Payer;
-    use time::macros::datetime;
-
-    fn partner() -> Partner {
-        Partner {
-            partner: "2088101122136241".into(),
-            md5_key: Md5Key::new("0123456789abcdefghijklmnopqrstuv").unwrap(),
-            seller_email: "seller@sandbox.com".into(),
-            name: None,
-            configured: true,
-        }
-    }
-
-    #[test]
-    fn notifications_verify_with_the_sdk_and_carry_the_legacy_fields() {
-        let trade = Trade {
-            app_id: "2088101122136241".into(),
-            out_trade_no: "ORDER_1".into(),
-            trade_no: "2024050122001446880500012345".into(),
-            origin: Origin::Legacy,
-            state: TradeState::TradeSuccess,
-            total_amount: Money::from_fen(1),
-            subject: "测试 a+b".into(),
-            body: None,
-            product_code: None,
-            passback_params: Some("x=1&y=2".into()),
-            notify_url: None,
-            return_url: None,
-            quit_url: None,
-            timeout_express: None,
-            time_expire: None,
-            qr_token: None,
-            expires_at: datetime!(2024-05-16 12:01:20 +8),
-            gmt_create: datetime!(2024-05-01 12:01:20 +8),
-            gmt_payment: Some(datetime!(2024-05-01 12:01:30 +8)),
-            gmt_close: None,
-            close_reason: None,
-            payer: Some(Payer {
-                user_id: "2088102177846880".into(),
-                logon_id: "buyer@sandbox.com".into(),
-            }),
-            refund_fee: Money::ZERO,
-            warning: None,
-        };
-        let fields = notification_fields(&partner(), &trade, "N1");
-        let body = notification_body(
-            &fields,
-            datetime!(2024-05-01 12:01:31 +8),
-            &partner().md5_key,
-        );
-        let client = alipay::legacy::LegacyClient::builder(
-            "2088101122136241",
-            Md5Key::new("0123456789abcdefghijklmnopqrstuv").unwrap(),
-        )
-        .build()
-        .unwrap();
-        let notification = client
-            .verify_notification_signature(body.as_bytes())
-            .unwrap();
-        assert_eq!(notification.notify_id, "N1");
-        assert_eq!(notification.total_fee, Some(Money::from_fen(1)));
-        assert_eq!(notification.extra_common_param.as_deref(), Some("x=1&y=2"));
-        assert_eq!(notification.params["subject"], "测试 a+b");
-        assert_eq!(notification.params["seller_id"], "2088101122136241");
-        assert_eq!(notification.params["sign_type"], "MD5");
-        assert!(!notification.params.contains_key("gmt_close"));
-    }
 }

@@ -6,13 +6,14 @@ use alipay::Money;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::Shared;
+use super::answer;
+use super::check::{Checked, GatewayMethod};
 use crate::apps::App;
 use crate::error::SandboxError;
 use crate::faults::Answer;
-use crate::gateway::{self, Checked, GatewayMethod};
 use crate::json::{Code, Node};
-use crate::service::TradeRef;
+use crate::service::Shared;
+use crate::service::trades::TradeRef;
 use crate::trades::{Order, Origin, Refund, RefundRequest, Trade, TradeError};
 
 /// Runs a checked request and answers it.
@@ -39,11 +40,11 @@ pub async fn run(shared: &Shared, checked: Checked, base_url: &str, answer: Answ
         Err(error) => decorate_error(method, &biz, error_node(error)),
     };
     match answer {
-        Answer::Genuine => gateway::signed_json(shared, &checked.app, method.name(), &node).await,
+        Answer::Genuine => answer::signed_json(shared, &checked.app, method.name(), &node).await,
         Answer::BadSignature => {
-            gateway::impostor_signed_json(shared, &checked.app, method.name(), &node).await
+            answer::impostor_signed_json(shared, &checked.app, method.name(), &node).await
         }
-        Answer::Garbled => gateway::garbled_answer(),
+        Answer::Garbled => answer::garbled_answer(),
     }
 }
 
@@ -83,7 +84,7 @@ fn error_node(error: SandboxError) -> Node {
         }
         other => {
             tracing::error!(error = %other, "gateway method failed");
-            gateway::system_busy()
+            crate::json::system_busy()
         }
     }
 }
@@ -287,10 +288,14 @@ async fn page_pay(shared: &Shared, checked: &Checked) -> Response {
         Err(error) => Err(error.into()),
     };
     match result {
-        Ok(trade) => {
-            crate::cashier::cashier_page(shared, &checked.app.display_name(), &trade, "", None)
-        }
-        Err(error) => crate::cashier::refusal_page(shared, &error_node(error), None),
+        Ok(trade) => crate::pages::cashier::cashier_page(
+            shared,
+            &checked.app.display_name(),
+            &trade,
+            "",
+            None,
+        ),
+        Err(error) => crate::pages::cashier::refusal_page(shared, &error_node(error), None),
     }
 }
 

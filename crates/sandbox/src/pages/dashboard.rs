@@ -7,11 +7,11 @@ use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use minijinja::context;
 
-use crate::Shared;
-use crate::api::{DeliveryView, TradeView};
 use crate::apps::App;
 use crate::error::SandboxError;
+use crate::service::Shared;
 use crate::store;
+use crate::views::{DeliveryView, TradeView};
 
 /// How many trades and deliveries the page shows.
 const LATEST: usize = 100;
@@ -47,8 +47,7 @@ pub(crate) async fn dashboard(
         .take(LATEST)
         .map(DeliveryView::new)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(crate::cashier::render(
-        &shared,
+    Ok(crate::pages::render(
         "dashboard.html",
         context! {
             root,
