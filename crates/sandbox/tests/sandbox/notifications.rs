@@ -124,7 +124,10 @@ async fn a_notification_is_given_up_after_eight_attempts() {
     })
     .await;
     assert_eq!(queue[0]["attempts"], 8);
-    assert!(queue[0]["next_attempt_at"].is_null(), "nothing scheduled: {queue}");
+    assert!(
+        queue[0]["next_attempt_at"].is_null(),
+        "nothing scheduled: {queue}"
+    );
     assert_eq!(app.receiver.received().len(), 8);
     // A manual redelivery still goes out, and its success is recorded.
     app.receiver.answer_always(200, "success");
