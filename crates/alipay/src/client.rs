@@ -83,7 +83,7 @@ pub struct ClientBuilder {
 }
 
 impl Client {
-    /// Starts a client for `app_id`, signing with `app_private_key` (a [`PrivateKey`] or any
+    /// Starts a client for `app_id`, signing with `app_private_key` (a [`PrivateKey`](crate::PrivateKey) or any
     /// [`Signer`]) and trusting `alipay_public_key`.
     pub fn builder(
         app_id: impl Into<String>,

@@ -19,7 +19,7 @@
 //! gateway = "production"
 //! ```
 //!
-//! [`Config::check_production`] refuses settings that are unsafe with real money.
+//! [`Config::check_safe_to_serve`] refuses settings that are unsafe with real money.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

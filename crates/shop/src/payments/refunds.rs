@@ -8,13 +8,13 @@
 //!   body, timeout) leaves it pending: Alipay is asked (`alipay.trade.fastpay.refund.query`,
 //!   same number) and, until it gives a verified yes or no, asked again with backoff.
 //! * A verified success (the answer, the query, a refund notification) settles it
-//!   ([`succeeded`]), pending or failed: the refunded total grows (never past the paid amount),
+//!   (`succeeded`), pending or failed: the refunded total grows (never past the paid amount),
 //!   the courses it gives back are revoked (unless another paid order of the buyer pays for
 //!   them), and a fully refunded order becomes `refunded` through [`super::apply`].
 //! * A refund Alipay reports that the shop never asked for (made in the merchant console) is
-//!   recorded as such, with its effects, and as an anomaly ([`record_external`]).
+//!   recorded as such, with its effects, and as an anomaly (`record_external`).
 //! * The later of two payments for the same course is refunded in full automatically
-//!   ([`refund_double_payment`]).
+//!   (`refund_double_payment`).
 
 use alipay::Money;
 use alipay::api::{RefundQuery, TradeRef, TradeRefund};
