@@ -129,6 +129,12 @@ impl Client {
         self.inner.sign_type
     }
 
+    /// The HTTP client requests go through.
+    #[cfg(feature = "bill")]
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// The gateway.
     #[must_use]
     pub fn gateway(&self) -> &Gateway {

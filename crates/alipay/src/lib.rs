@@ -33,12 +33,16 @@
 //!
 //! # Features
 //! * `legacy`: the retired MD5 interface and `[alipay.legacy]`.
+//! * `bill`: downloading and reading the daily trade statement (对账单), with zip, GBK and CSV
+//!   readers.
 //! * `toml`: [`config::AlipayConfig::from_file`].
 //!
 //! The `alipay` command line (`keygen`, `sign`, `verify`, `pay-url`, `doctor`) is the
 //! `alipay-cli` crate: the SDK itself has no CLI, no TOML parser and no runtime of its own.
 
 pub mod api;
+#[cfg(feature = "bill")]
+pub mod bill;
 pub mod cert;
 pub mod cert_mode;
 mod client;
@@ -62,7 +66,7 @@ pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error, SignatureError, TransportError, VerifyError};
 pub use fields::FieldError;
 pub use keys::{KeyError, PrivateKey, PublicKey, SignType, Signer};
-pub use money::{Money, MoneyError};
+pub use money::{Money, MoneyError, SignedMoney};
 pub use notify::{Notification, ReturnParams, TradeStatus, ack};
 pub use pay::{GoodsDetail, PayKind, WebPay};
 pub use request::{Gateway, SignedRequest};

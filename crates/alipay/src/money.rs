@@ -188,6 +188,129 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// An amount that may be negative, as statements print refunds (`"-138.00"`); still a whole
+/// number of fen, never a float.
+///
+/// ```
+/// use alipay::{Money, SignedMoney};
+/// let refund: SignedMoney = "-30.50".parse().unwrap();
+/// assert_eq!(refund.fen(), -3050);
+/// assert_eq!(refund.magnitude(), Money::from_fen(3050));
+/// assert_eq!(refund.to_string(), "-30.50");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SignedMoney(i64);
+
+impl SignedMoney {
+    /// Nothing.
+    pub const ZERO: SignedMoney = SignedMoney(0);
+
+    /// From a count of fen, negative or not.
+    #[must_use]
+    pub const fn from_fen(fen: i64) -> SignedMoney {
+        SignedMoney(fen)
+    }
+
+    /// The count of fen.
+    #[must_use]
+    pub const fn fen(self) -> i64 {
+        self.0
+    }
+
+    /// Whether it is below zero.
+    #[must_use]
+    pub const fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
+    /// Its size, without the sign.
+    #[must_use]
+    pub const fn magnitude(self) -> Money {
+        Money(self.0.saturating_abs())
+    }
+
+    /// The sum, or `None` on overflow.
+    #[must_use]
+    pub const fn checked_add(self, other: SignedMoney) -> Option<SignedMoney> {
+        match self.0.checked_add(other.0) {
+            Some(fen) => Some(SignedMoney(fen)),
+            None => None,
+        }
+    }
+}
+
+impl From<Money> for SignedMoney {
+    fn from(money: Money) -> SignedMoney {
+        SignedMoney(money.0)
+    }
+}
+
+impl std::ops::Neg for SignedMoney {
+    type Output = SignedMoney;
+
+    fn neg(self) -> SignedMoney {
+        SignedMoney(self.0.saturating_neg())
+    }
+}
+
+impl std::ops::Add for SignedMoney {
+    type Output = SignedMoney;
+
+    /// # Panics
+    /// Panics on overflow; use [`SignedMoney::checked_add`] otherwise.
+    fn add(self, other: SignedMoney) -> SignedMoney {
+        self.checked_add(other).expect("money overflow")
+    }
+}
+
+impl std::iter::Sum for SignedMoney {
+    fn sum<I: Iterator<Item = SignedMoney>>(iter: I) -> SignedMoney {
+        iter.fold(SignedMoney::ZERO, |acc, m| acc + m)
+    }
+}
+
+impl fmt::Display for SignedMoney {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_negative() {
+            f.write_str("-")?;
+        }
+        fmt::Display::fmt(&self.magnitude(), f)
+    }
+}
+
+impl FromStr for SignedMoney {
+    type Err = MoneyError;
+
+    /// `"138.00"`, `"+138.00"`, `"-138.00"`.
+    fn from_str(text: &str) -> Result<SignedMoney, MoneyError> {
+        let (negative, digits) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let magnitude: Money = digits.parse()?;
+        Ok(if negative {
+            -SignedMoney::from(magnitude)
+        } else {
+            SignedMoney::from(magnitude)
+        })
+    }
+}
+
+impl Serialize for SignedMoney {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedMoney {
+    /// Accepts only the string form, like [`Money`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SignedMoney, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

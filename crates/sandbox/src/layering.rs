@@ -13,7 +13,7 @@
 //! | 7 | `views` (state as the API and dashboard show it) |
 //! | 8 | `pages` (cashier, dashboard) |
 //! | 9 | `protocol` (request checks, answers, methods, mapi) |
-//! | 10 | `api`, `gateway` (HTTP: test control, `/gateway.do`) |
+//! | 10 | `api`, `downloads`, `gateway` (HTTP: test control, bill files, `/gateway.do`) |
 //!
 //! No module uses another of its own layer.
 
@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("protocol", 9),
     ("api", 10),
     ("gateway", 10),
+    ("downloads", 10),
 ];
 
 fn layer(module: &str) -> Option<u8> {

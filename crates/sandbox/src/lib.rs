@@ -74,6 +74,7 @@ mod json;
 mod trades;
 // Then, each layer using only those before it.
 mod api;
+mod downloads;
 mod gateway;
 #[cfg(test)]
 mod layering;
@@ -126,6 +127,7 @@ impl Sandbox {
         Router::new()
             .route("/gateway.do", get(gateway::gateway).post(gateway::gateway))
             .route("/trade/notify_query.do", get(protocol::mapi::notify_query))
+            .route("/downloadBillFile.resource", get(downloads::bill))
             .merge(pages::router())
             .merge(api::router())
             .layer(TraceLayer::new_for_http())

@@ -1,4 +1,5 @@
-//! Server-to-server trade APIs: one request type per method, each naming its response type.
+//! Server-to-server APIs (trades, and the bill's download URL): one request type per method, each
+//! naming its response type.
 //!
 //! ```no_run
 //! # async fn run(client: alipay::Client) -> Result<(), alipay::Error> {
@@ -8,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bill;
 mod cancel;
 mod cert_download;
 mod close;
@@ -15,6 +17,7 @@ mod precreate;
 mod query;
 mod refund;
 
+pub use bill::{BillDownloadUrlQuery, BillDownloadUrlResponse, BillType};
 pub use cancel::{TradeCancel, TradeCancelResponse};
 pub use cert_download::{AlipayCertDownload, AlipayCertDownloadResponse};
 pub use close::{TradeClose, TradeCloseResponse};

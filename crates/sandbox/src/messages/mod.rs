@@ -3,6 +3,7 @@
 //! empty values never sent, sorted, raw values). Pure functions, reproducible byte for byte.
 //! The retired MD5 interface's are in [`legacy`].
 
+pub mod bill;
 pub mod legacy;
 
 use alipay::content::{self, EmptyValues, Params};

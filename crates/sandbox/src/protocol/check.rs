@@ -37,6 +37,8 @@ pub enum GatewayMethod {
     Precreate,
     /// `alipay.open.app.alipaycert.download` (certificate mode)
     AlipayCertDownload,
+    /// `alipay.data.dataservice.bill.downloadurl.query`
+    BillDownloadUrl,
     /// A real Alipay method this sandbox does not offer: answered `40006`, as for an app that
     /// has not signed the product.
     Unsupported(&'static str),
@@ -49,7 +51,6 @@ const UNSUPPORTED: &[&str] = &[
     "alipay.trade.create",
     "alipay.trade.orderinfo.sync",
     "alipay.trade.refund.depositback.completed",
-    "alipay.data.dataservice.bill.downloadurl.query",
 ];
 
 impl GatewayMethod {
@@ -66,6 +67,7 @@ impl GatewayMethod {
             "alipay.trade.fastpay.refund.query" => GatewayMethod::RefundQuery,
             "alipay.trade.precreate" => GatewayMethod::Precreate,
             "alipay.open.app.alipaycert.download" => GatewayMethod::AlipayCertDownload,
+            "alipay.data.dataservice.bill.downloadurl.query" => GatewayMethod::BillDownloadUrl,
             other => GatewayMethod::Unsupported(UNSUPPORTED.iter().find(|m| **m == other)?),
         })
     }
@@ -83,6 +85,7 @@ impl GatewayMethod {
             GatewayMethod::RefundQuery => "alipay.trade.fastpay.refund.query",
             GatewayMethod::Precreate => "alipay.trade.precreate",
             GatewayMethod::AlipayCertDownload => "alipay.open.app.alipaycert.download",
+            GatewayMethod::BillDownloadUrl => "alipay.data.dataservice.bill.downloadurl.query",
             GatewayMethod::Unsupported(name) => name,
         }
     }

@@ -29,6 +29,9 @@ pub async fn run(shared: &Shared, checked: Checked, base_url: &str, answer: Answ
         GatewayMethod::RefundQuery => refund_query(shared, &checked.app, &biz).await,
         GatewayMethod::Precreate => precreate(shared, &checked, &biz, base_url).await,
         GatewayMethod::AlipayCertDownload => alipay_cert_download(shared, &biz).await,
+        GatewayMethod::BillDownloadUrl => {
+            bill_download_url(shared, &checked.app, &biz, base_url).await
+        }
         GatewayMethod::Unsupported(_) => Ok(Node::error(
             Code::InsufficientPermissions,
             "isv.insufficient-isv-permissions",
@@ -436,6 +439,56 @@ async fn precreate(
     Ok(Node::success()
         .field("out_trade_no", &trade.out_trade_no)
         .field("qr_code", format!("{base_url}qr/{token}")))
+}
+
+/// `alipay.data.dataservice.bill.downloadurl.query`: a short-lived link to a day's trade bill
+/// (served at `downloadBillFile.resource` on the sandbox itself). Daily bills only; today's is
+/// served too, unlike Alipay.
+async fn bill_download_url(
+    shared: &Shared,
+    app: &App,
+    biz: &Biz<'_>,
+    base_url: &str,
+) -> Result<Node, SandboxError> {
+    let invalid = |msg: &str| {
+        Ok(Node::error(
+            Code::InvalidArguments,
+            "isv.invalid_arguments",
+            msg.to_owned(),
+        ))
+    };
+    let not_exist = || {
+        Ok(Node::error(
+            Code::BusinessFailed,
+            "isp.bill_not_exist",
+            "账单不存在",
+        ))
+    };
+    let bill_type = biz.lenient("bill_type").unwrap_or_default();
+    let bill_date = biz.lenient("bill_date").unwrap_or_default();
+    match bill_type.as_str() {
+        "trade" => {}
+        "signcustomer" => return not_exist(),
+        _ => return invalid("bill_type 应为 trade 或 signcustomer"),
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let Ok(date) = time::Date::parse(&bill_date, &format) else {
+        return invalid("bill_date 格式应为 yyyy-MM-dd (the sandbox serves daily bills)");
+    };
+    if date > alipay::time::now().date() {
+        return not_exist();
+    }
+    let Some(token) = shared.bill_link(app, date).await? else {
+        return not_exist();
+    };
+    let compact = bill_date.replace('-', "");
+    Ok(Node::success().field(
+        "bill_download_url",
+        format!(
+            "{base_url}downloadBillFile.resource?bizType=trade&userId={}&fileType=csv.zip&bizDates={compact}&downloadFileName={}_{compact}.csv.zip&token={token}",
+            app.seller_id, app.seller_id
+        ),
+    ))
 }
 
 #[cfg(test)]

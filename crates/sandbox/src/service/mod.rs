@@ -5,8 +5,10 @@
 //! * this module: start-up, the certificate authority, apps and partners, reset;
 //! * [`trades`]: placing, paying, querying, closing, cancelling, refunding and expiring trades,
 //!   and where the browser goes after paying;
-//! * [`notify`]: delivering notifications on Alipay's retry schedule.
+//! * [`notify`]: delivering notifications on Alipay's retry schedule;
+//! * [`bills`]: the daily trade bill and its download links.
 
+pub(crate) mod bills;
 pub(crate) mod notify;
 pub(crate) mod trades;
 
@@ -37,6 +39,7 @@ pub(crate) struct Shared {
     pub(crate) faults: faults::Faults,
     pub(crate) http: reqwest::Client,
     pub(crate) dispatch: notify::DispatchState,
+    pub(crate) bill_links: bills::BillLinks,
     pub(crate) expiry_wake: Notify,
     pub(crate) shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -119,6 +122,7 @@ impl Shared {
             faults: faults::Faults::default(),
             http,
             dispatch: notify::DispatchState::new(),
+            bill_links: bills::BillLinks::default(),
             expiry_wake: Notify::new(),
             shutdown: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),

@@ -247,6 +247,59 @@ pub async fn trades(
         .collect()
 }
 
+/// An app's trades paid in `[from, until)` (Unix ms), in payment order (a day's bill).
+pub async fn paid_between(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    from: i64,
+    until: i64,
+) -> Result<Vec<StoredTrade>, SandboxError> {
+    sqlx::query_as::<_, TradeRow>(
+        "SELECT * FROM trades WHERE app_id = $1 AND paid_ms >= $2 AND paid_ms < $3 ORDER BY paid_ms, id",
+    )
+    .bind(app_id)
+    .bind(from)
+    .bind(until)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(TradeRow::into_stored)
+    .collect()
+}
+
+/// An app's refunds made in `[from, until)` (Unix ms), in refund order, with their trades (a day's
+/// bill).
+pub async fn refunded_between(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    from: i64,
+    until: i64,
+) -> Result<Vec<(StoredTrade, Refund)>, SandboxError> {
+    let trade_ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT r.trade_id FROM refunds r JOIN trades t ON t.id = r.trade_id \
+         WHERE t.app_id = $1 AND r.refunded_ms >= $2 AND r.refunded_ms < $3",
+    )
+    .bind(app_id)
+    .bind(from)
+    .bind(until)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found = Vec::new();
+    for id in trade_ids {
+        let Some(stored) = trade(&mut *conn, TradeKey::Id(id)).await? else {
+            continue;
+        };
+        for refund in refunds(&mut *conn, id).await? {
+            let at = to_ms(refund.gmt_refund);
+            if (from..until).contains(&at) {
+                found.push((stored.clone(), refund));
+            }
+        }
+    }
+    found.sort_by_key(|(_, refund)| refund.gmt_refund);
+    Ok(found)
+}
+
 /// Unpaid trades whose window has passed.
 pub async fn expired_trade_ids(
     conn: &mut SqliteConnection,
