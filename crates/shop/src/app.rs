@@ -101,58 +101,18 @@ impl Application {
             }
         };
 
-        let public_url = config.public_url();
         let (alipay, sandbox, seller_id) = match &config.alipay {
             Some(alipay_config) => {
-                let mut alipay_config = alipay_config.clone();
-                alipay_config
-                    .notify_url
-                    .get_or_insert_with(|| format!("{public_url}/alipay/notify"));
-                alipay_config
-                    .return_url
-                    .get_or_insert_with(|| format!("{public_url}/alipay/return"));
-                let client = alipay_config.client().context("Alipay configuration")?;
-                let seller_id = config.seller_id.clone().or(alipay_config.seller_id.clone());
+                let (client, seller_id) = real_alipay(&config, alipay_config)?;
                 (client, None, seller_id)
             }
             None => {
-                let (client, sandbox) = demo_alipay(&config, &public_url).await?;
-                (
-                    client,
-                    Some(sandbox),
-                    Some(
-                        config
-                            .seller_id
-                            .clone()
-                            .unwrap_or_else(|| DEMO_SELLER_ID.to_owned()),
-                    ),
-                )
+                let (client, sandbox) = demo_alipay(&config, &config.public_url()).await?;
+                (client, Some(sandbox), Some(demo_seller_id(&config)))
             }
         };
-
-        let settings = Settings {
-            order_ttl: config.order_ttl(),
-            reconcile_after: Duration::from_secs(config.reconcile_after_secs),
-            reconcile_backoff: Duration::from_secs(config.reconcile_backoff_secs.max(1)),
-            return_check_interval: Duration::from_secs(config.return_check_secs),
-            rejected_retention: Duration::from_secs(
-                config.rejected_retention_days.saturating_mul(24 * 3600),
-            ),
-            seller_id,
-            frontend_url: config.frontend_url(),
-            public_url,
-        };
         let state = AppState {
-            ctx: Context {
-                order_writer: crate::store::order_writer::OrderWriter::spawn(db.clone()),
-                db,
-                alipay,
-                settings: Arc::new(settings),
-                limits: Arc::new(Limits::new(
-                    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
-                    config.notify_failures_per_minute,
-                )),
-            },
+            ctx: context(&config, db, alipay, seller_id),
             jwt: Arc::new(http::auth::Jwt::new(&jwt_secret, config.jwt_ttl_secs)),
             metrics: metrics_handle(),
             jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
@@ -254,6 +214,94 @@ impl Application {
         state.ctx.db.close().await;
         Ok(())
     }
+}
+
+/// The use-case context: the database, Alipay, the settings and limits.
+fn context(config: &Config, db: Db, alipay: Client, seller_id: Option<String>) -> Context {
+    let settings = Settings {
+        order_ttl: config.order_ttl(),
+        reconcile_after: Duration::from_secs(config.reconcile_after_secs),
+        reconcile_backoff: Duration::from_secs(config.reconcile_backoff_secs.max(1)),
+        return_check_interval: Duration::from_secs(config.return_check_secs),
+        rejected_retention: Duration::from_secs(
+            config.rejected_retention_days.saturating_mul(24 * 3600),
+        ),
+        seller_id,
+        settle: config
+            .settle_daily
+            .then(|| crate::payments::settlement::Schedule::parse(&config.settle_at))
+            .flatten(),
+        frontend_url: config.frontend_url(),
+        public_url: config.public_url(),
+    };
+    Context {
+        order_writer: crate::store::order_writer::OrderWriter::spawn(db.clone()),
+        db,
+        alipay,
+        settings: Arc::new(settings),
+        limits: Arc::new(Limits::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            config.notify_failures_per_minute,
+        )),
+    }
+}
+
+/// The context the command-line tools (`shop settle`) work with: the same database and Alipay
+/// as `shop serve` on the same configuration. In demo mode Alipay is the built-in sandbox of
+/// the running shop (its keys are in the data dir), so the shop must be serving.
+pub async fn tool_context(config: &Config) -> anyhow::Result<Context> {
+    config.check_safe_to_serve()?;
+    let db = open_database(config).await?;
+    let (alipay, seller_id) = match &config.alipay {
+        Some(alipay_config) => real_alipay(config, alipay_config)?,
+        None => {
+            let dir = &config.data_dir;
+            let missing = |what: &str| {
+                anyhow::anyhow!(
+                    "{what} is missing from {}: in demo mode, run `shop serve` on this data dir first (the built-in sandbox is Alipay here)",
+                    dir.display()
+                )
+            };
+            let app_key = PrivateKey::from_file(dir.join("app_private_key.pem"))
+                .map_err(|_| missing("the demo app key"))?;
+            let sandbox_key = PrivateKey::from_file(dir.join("sandbox_alipay_key.pem"))
+                .map_err(|_| missing("the sandbox's key"))?;
+            let public_url = config.public_url();
+            let client = Client::builder(DEMO_APP_ID, app_key, sandbox_key.public_key().clone())
+                .gateway(Gateway::Url(format!("{public_url}/sandbox/gateway.do")))
+                .notify_url(format!("{public_url}/alipay/notify"))
+                .return_url(format!("{public_url}/alipay/return"))
+                .build()?;
+            (client, Some(demo_seller_id(config)))
+        }
+    };
+    Ok(context(config, db, alipay, seller_id))
+}
+
+/// The Alipay client of a real `[alipay]` section, with the shop's callback URLs by default, and
+/// the merchant's seller id.
+fn real_alipay(
+    config: &Config,
+    alipay_config: &alipay::config::AlipayConfig,
+) -> anyhow::Result<(Client, Option<String>)> {
+    let public_url = config.public_url();
+    let mut alipay_config = alipay_config.clone();
+    alipay_config
+        .notify_url
+        .get_or_insert_with(|| format!("{public_url}/alipay/notify"));
+    alipay_config
+        .return_url
+        .get_or_insert_with(|| format!("{public_url}/alipay/return"));
+    let client = alipay_config.client().context("Alipay configuration")?;
+    let seller_id = config.seller_id.clone().or(alipay_config.seller_id.clone());
+    Ok((client, seller_id))
+}
+
+fn demo_seller_id(config: &Config) -> String {
+    config
+        .seller_id
+        .clone()
+        .unwrap_or_else(|| DEMO_SELLER_ID.to_owned())
 }
 
 /// The built-in sandbox standing in for Alipay: its own key and state in the data dir, the shop's

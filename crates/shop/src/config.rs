@@ -64,8 +64,14 @@ pub struct Config {
     pub return_check_secs: u64,
     /// How often the background jobs look for work, in milliseconds.
     pub jobs_interval_ms: u64,
-    /// Whether this instance runs the background jobs (reconciliation, timeouts, outbox).
+    /// Whether this instance runs the background jobs (reconciliation, timeouts, outbox,
+    /// settlement).
     pub run_jobs: bool,
+    /// Whether the jobs settle each day against Alipay's trade bill.
+    pub settle_daily: bool,
+    /// When (`HH:MM`, Beijing time) the jobs settle the day before: Alipay publishes a day's
+    /// bill the next morning.
+    pub settle_at: String,
     /// Login attempts allowed per client address per minute.
     pub login_per_minute: u32,
     /// Registrations allowed per client address per minute.
@@ -116,6 +122,8 @@ impl Default for Config {
             return_check_secs: 3,
             jobs_interval_ms: 1000,
             run_jobs: true,
+            settle_daily: true,
+            settle_at: "10:00".into(),
             login_per_minute: 20,
             register_per_minute: 10,
             notify_failures_per_minute: 60,
@@ -167,6 +175,8 @@ const FIELDS: &[&str] = &[
     "return_check_secs",
     "jobs_interval_ms",
     "run_jobs",
+    "settle_daily",
+    "settle_at",
     "login_per_minute",
     "register_per_minute",
     "notify_failures_per_minute",
@@ -257,6 +267,12 @@ impl Config {
     /// on a non-loopback address without `demo` (the sandbox's test API can pay any order).
     /// The error is one line naming the setting and the fix.
     pub fn check_safe_to_serve(&self) -> Result<(), ConfigError> {
+        if crate::payments::settlement::Schedule::parse(&self.settle_at).is_none() {
+            return Err(ConfigError(format!(
+                "settle_at {:?} is not a time of day: write it as HH:MM, e.g. \"10:00\" (SHOP_SETTLE_AT)",
+                self.settle_at
+            )));
+        }
         if self.demo_mode() {
             if !self.listen.ip().is_loopback() && !self.demo {
                 return Err(ConfigError(format!(

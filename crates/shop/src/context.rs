@@ -32,6 +32,8 @@ pub struct Settings {
     pub frontend_url: String,
     /// The shop's own public URL.
     pub public_url: String,
+    /// When the jobs settle the day before against Alipay's bill (`None`: they do not).
+    pub settle: Option<crate::payments::settlement::Schedule>,
 }
 
 /// Bounds on work a stranger can cause.

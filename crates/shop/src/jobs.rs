@@ -6,6 +6,8 @@
 //! * The outbox of calls to Alipay: [`payments::outbox::run_due`].
 //! * Reconciliation of unpaid orders: [`payments::confirm::reconcile_due`].
 //! * Retention of rejected notifications: [`payments::notify::prune_rejected`] (hourly).
+//! * Settlement of the day before against Alipay's bill: [`payments::settlement::settle_due`]
+//!   (checked every minute; it runs once its time of day has come).
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,9 @@ const BATCH: i64 = 100;
 
 /// How often old rejected notifications are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How often the settlement schedule is looked at.
+const SETTLE_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,6 +100,7 @@ pub async fn run_until_stopped(
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_prune: Option<Instant> = None;
+    let mut last_settle_check: Option<Instant> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -103,6 +109,14 @@ pub async fn run_until_stopped(
         }
         if let Err(error) = run_all_once(&ctx).await {
             tracing::error!(%error, "background jobs failed; will retry");
+        }
+        if let Some(schedule) = ctx.settings.settle
+            && last_settle_check.is_none_or(|at| at.elapsed() >= SETTLE_CHECK_EVERY)
+        {
+            last_settle_check = Some(Instant::now());
+            if let Err(error) = payments::settlement::settle_due(&ctx, schedule).await {
+                tracing::error!(%error, "daily settlement failed; will retry");
+            }
         }
         if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(Instant::now());

@@ -59,6 +59,14 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Settle a day against Alipay's trade bill (what the daily job does for yesterday).
+    Settle {
+        /// The day, `YYYY-MM-DD` (Beijing time).
+        #[arg(long)]
+        date: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Print the OpenAPI description of the API.
     Openapi,
 }
@@ -110,6 +118,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { action, config } => admin(action, &config.load()?).await,
+        Command::Settle { date, config } => settle(&date, &config.load()?).await,
         Command::Serve {
             config,
             listen,
@@ -146,6 +155,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
             app.run().await
         }
     }
+}
+
+/// `shop settle --date`: one summary line; exit 0 when the day was settled (differences or
+/// not), non-zero when the bill could not be had or checked.
+async fn settle(date: &str, config: &Config) -> anyhow::Result<()> {
+    use shop::payments::settlement;
+    let day = settlement::parse_day(date)?;
+    let ctx = shop::app::tool_context(config).await?;
+    let settled = settlement::settle_day(&ctx, day, None).await;
+    ctx.db.close().await;
+    let settled = settled?;
+    println!(
+        "{}: {} — Alipay {} lines, {}; shop {} lines, {}; {} difference(s)",
+        settled.bill_date,
+        settled.status,
+        settled.alipay.count,
+        settled.alipay.total,
+        settled.shop.count,
+        settled.shop.total,
+        settled.differences
+    );
+    Ok(())
 }
 
 /// `shop admin …`: operators are made here, never through the API.

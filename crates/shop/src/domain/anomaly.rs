@@ -19,17 +19,23 @@ pub enum AnomalyKind {
     RefundMismatch,
     /// Alipay refunded more than the shop thought was paid.
     OverRefunded,
+    /// Paid here, but not on Alipay's bill of that day.
+    MissingFromBill,
+    /// Alipay's bill names an order the shop does not have.
+    UnknownOrder,
 }
 
 impl AnomalyKind {
     /// Every kind.
-    pub const ALL: [AnomalyKind; 6] = [
+    pub const ALL: [AnomalyKind; 8] = [
         AnomalyKind::AmountMismatch,
         AnomalyKind::SecondTrade,
         AnomalyKind::DoublePayment,
         AnomalyKind::ExternalRefund,
         AnomalyKind::RefundMismatch,
         AnomalyKind::OverRefunded,
+        AnomalyKind::MissingFromBill,
+        AnomalyKind::UnknownOrder,
     ];
 
     /// Stored name.
@@ -42,6 +48,8 @@ impl AnomalyKind {
             AnomalyKind::ExternalRefund => "external_refund",
             AnomalyKind::RefundMismatch => "refund_mismatch",
             AnomalyKind::OverRefunded => "over_refunded",
+            AnomalyKind::MissingFromBill => "missing_from_bill",
+            AnomalyKind::UnknownOrder => "unknown_order",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod event;
 pub mod ids;
 pub mod order;
 pub mod refund;
+pub mod settlement;
 pub mod time;
 pub mod trade;
 pub mod user;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod headers;
 pub mod ops;
 pub mod orders;
+pub mod settlements;
 pub mod web;
 
 use std::sync::Arc;
@@ -152,6 +153,7 @@ fn api(
         .merge(catalog::routes())
         .merge(orders::routes())
         .merge(admin::routes())
+        .merge(settlements::routes())
         .merge(alipay::routes())
         .split_for_parts();
     (router, doc, vec![login_limit, register_limit])

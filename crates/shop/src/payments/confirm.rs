@@ -171,29 +171,73 @@ pub(crate) async fn anomaly(
     detail: &str,
     source: Source,
 ) -> Result<(), StoreError> {
-    anomalies::record(
+    record_anomaly(
         tx,
-        &NewAnomaly {
+        &Misfit {
+            order: Some(order),
+            out_trade_no: &order.out_trade_no,
             kind,
-            order_id: Some(order.id),
-            out_trade_no: Some(&order.out_trade_no),
             amount,
             detail,
-            source: source.as_str(),
+            source,
+            dedupe_key: None,
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Something that does not fit the books.
+#[derive(Debug)]
+pub(crate) struct Misfit<'a> {
+    /// The order, when it is one of ours.
+    pub(crate) order: Option<&'a Order>,
+    /// The order number Alipay named.
+    pub(crate) out_trade_no: &'a str,
+    /// What kind.
+    pub(crate) kind: AnomalyKind,
+    /// The money involved.
+    pub(crate) amount: Option<Money>,
+    /// What exactly.
+    pub(crate) detail: &'a str,
+    /// Who found it.
+    pub(crate) source: Source,
+    /// Recorded once per key (see [`NewAnomaly::dedupe_key`]).
+    pub(crate) dedupe_key: Option<&'a str>,
+}
+
+/// Records an anomaly (and, for one of our orders, the timeline entry); returns whether it is
+/// new (`false`: the same key is on record).
+pub(crate) async fn record_anomaly(tx: &mut Tx, misfit: &Misfit<'_>) -> Result<bool, StoreError> {
+    let recorded = anomalies::record(
+        tx,
+        &NewAnomaly {
+            kind: misfit.kind,
+            order_id: misfit.order.map(|o| o.id),
+            out_trade_no: Some(misfit.out_trade_no),
+            amount: misfit.amount,
+            detail: misfit.detail,
+            source: misfit.source.as_str(),
+            dedupe_key: misfit.dedupe_key,
         },
     )
     .await?;
-    events::record(
-        tx,
-        order.id,
-        "anomaly",
-        source.as_str(),
-        None,
-        &format!("{kind}: {detail}"),
-    )
-    .await?;
-    metrics::counter!("shop_payment_anomalies_total", "kind" => kind.as_str()).increment(1);
-    Ok(())
+    if recorded.is_none() {
+        return Ok(false);
+    }
+    if let Some(order) = misfit.order {
+        events::record(
+            tx,
+            order.id,
+            "anomaly",
+            misfit.source.as_str(),
+            None,
+            &format!("{}: {}", misfit.kind, misfit.detail),
+        )
+        .await?;
+    }
+    metrics::counter!("shop_payment_anomalies_total", "kind" => misfit.kind.as_str()).increment(1);
+    Ok(true)
 }
 
 /// Alipay says the trade is closed (and no money moved): an unpaid order here is cancelled.

@@ -9,6 +9,7 @@
 //! * [`refunds`]: every refund state change: requests, Alipay's answers, refund notifications,
 //!   refunds made outside the shop, the automatic refund of a double payment.
 //! * [`outbox`]: the calls to Alipay that state changes queue (close, refund).
+//! * [`settlement`]: the day's books against Alipay's trade bill.
 //!
 //! **One path for state changes.** Whatever the trigger, a status changes only in [`apply`]:
 //! inside a transaction, as a compare-and-set on the order's current status, together with what
@@ -20,6 +21,7 @@ pub mod confirm;
 pub mod notify;
 pub mod outbox;
 pub mod refunds;
+pub mod settlement;
 
 use std::time::Instant;
 
@@ -88,6 +90,8 @@ pub enum Source {
     Shop,
     /// Alipay's answer to a call from the outbox (a refund, a close).
     Outbox,
+    /// Alipay's daily bill (settlement).
+    Bill,
 }
 
 impl Source {
@@ -103,6 +107,7 @@ impl Source {
             Source::Buyer => "buyer",
             Source::Shop => "shop",
             Source::Outbox => "outbox",
+            Source::Bill => "bill",
         }
     }
 }

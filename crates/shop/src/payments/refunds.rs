@@ -265,7 +265,7 @@ pub async fn send(ctx: &Context, out_request_no: &str) -> Result<Sent, StoreErro
     Ok(Sent::Done)
 }
 
-async fn settle_succeeded(
+pub(crate) async fn settle_succeeded(
     ctx: &Context,
     out_request_no: &str,
     source: Source,

@@ -22,13 +22,16 @@ pub struct NewAnomaly<'a> {
     pub detail: &'a str,
     /// Who reported it.
     pub source: &'a str,
+    /// When set, the anomaly is recorded once: a second one with the same key is not (the same
+    /// settlement run twice finds the same things).
+    pub dedupe_key: Option<&'a str>,
 }
 
-/// Records an anomaly.
-pub async fn record(tx: &mut Tx, new: &NewAnomaly<'_>) -> Result<i64, StoreError> {
+/// Records an anomaly; `None` when one with the same `dedupe_key` is on record already.
+pub async fn record(tx: &mut Tx, new: &NewAnomaly<'_>) -> Result<Option<i64>, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO anomalies (kind, order_id, out_trade_no, amount_fen, detail, source, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO anomalies (kind, order_id, out_trade_no, amount_fen, detail, source, created_at, dedupe_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(new.kind.as_str())
     .bind(new.order_id)
@@ -37,7 +40,8 @@ pub async fn record(tx: &mut Tx, new: &NewAnomaly<'_>) -> Result<i64, StoreError
     .bind(new.detail)
     .bind(new.source)
     .bind(now_ms())
-    .fetch_one(&mut **tx)
+    .bind(new.dedupe_key)
+    .fetch_optional(&mut **tx)
     .await?)
 }
 

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod order_writer;
 pub mod orders;
 pub mod refunds;
+pub mod settlements;
 pub mod users;
 
 use std::time::Duration;

@@ -356,6 +356,38 @@ pub async fn expired_unpaid(db: &Db, now: i64, limit: i64) -> Result<Vec<String>
         .await?)
 }
 
+/// The orders with these numbers (without their lines), looked up `IN` batches.
+pub async fn by_out_trade_nos(db: &Db, numbers: &[&str]) -> Result<Vec<Order>, StoreError> {
+    let mut found = Vec::with_capacity(numbers.len());
+    for chunk in numbers.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM orders WHERE out_trade_no IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for no in chunk {
+            query = query.bind(*no);
+        }
+        for row in query.fetch_all(db.reader()).await? {
+            found.push(order(&row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Orders paid in `[from, until)` (Unix ms) and still paid or refunded since (without lines).
+pub async fn paid_between(db: &Db, from: i64, until: i64) -> Result<Vec<Order>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE paid_at >= $1 AND paid_at < $2 AND status IN ('paid', 'refunded') ORDER BY paid_at, id"
+    ))
+    .bind(from)
+    .bind(until)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(order).collect()
+}
+
 /// Orders per status, for metrics.
 pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
     let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")

@@ -195,6 +195,38 @@ pub async fn settle(tx: &mut Tx, id: i64, to: RefundStatus) -> Result<bool, Stor
     Ok(query.execute(&mut **tx).await?.rows_affected() == 1)
 }
 
+/// The refunds with these numbers (without their items), looked up in batches.
+pub async fn by_request_nos(db: &Db, numbers: &[&str]) -> Result<Vec<Refund>, StoreError> {
+    let mut found = Vec::with_capacity(numbers.len());
+    for chunk in numbers.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM refunds WHERE out_request_no IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for no in chunk {
+            query = query.bind(*no);
+        }
+        for row in query.fetch_all(db.reader()).await? {
+            found.push(refund(&row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Refunds that succeeded in `[from, until)` (Unix ms), without items.
+pub async fn succeeded_between(db: &Db, from: i64, until: i64) -> Result<Vec<Refund>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM refunds WHERE status = 'succeeded' AND completed_at >= $1 AND completed_at < $2 ORDER BY completed_at, id"
+    ))
+    .bind(from)
+    .bind(until)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(refund).collect()
+}
+
 /// Refunds per status, for metrics.
 pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
     let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM refunds GROUP BY status")

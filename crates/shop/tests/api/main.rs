@@ -16,3 +16,4 @@ mod recovery;
 mod refunds;
 mod resilience;
 mod scale_out;
+mod settlement;
