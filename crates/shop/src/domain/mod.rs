@@ -8,6 +8,7 @@ pub mod checkout;
 pub mod enrollment;
 pub mod event;
 pub mod ids;
+pub mod notification;
 pub mod order;
 pub mod refund;
 pub mod settlement;
@@ -17,7 +18,7 @@ pub mod user;
 
 pub use alipay::Money;
 pub use anomaly::{Anomaly, AnomalyKind};
-pub use catalog::{Course, CourseDetails};
+pub use catalog::{Course, CourseDetails, CourseDraft, Lesson};
 pub use enrollment::Enrollment;
 pub use event::Event;
 pub use order::{Item, Order, OrderStatus, Transition};

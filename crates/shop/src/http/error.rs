@@ -133,7 +133,13 @@ impl ApiError {
 
 impl From<crate::catalog::CatalogError> for ApiError {
     fn from(error: crate::catalog::CatalogError) -> ApiError {
-        ApiError::internal(error)
+        use crate::catalog::CatalogError;
+        match error {
+            CatalogError::NotFound => ApiError::NotFound("course"),
+            CatalogError::NotOwned => ApiError::Forbidden("buy the course to study its lessons"),
+            CatalogError::Invalid(e) => ApiError::invalid("invalid_course", e.to_string()),
+            CatalogError::Store(e) => ApiError::internal(e),
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use super::auth::Operator;
 use super::error::{ApiError, ErrorBody};
 use super::orders::rfc3339;
 use crate::domain::settlement::Side;
+use crate::domain::settlement::{Difference, Settlement};
 use crate::payments::settlement::{self, SettleError};
-use crate::store::settlements::{Difference, Settlement};
 
 impl From<SettleError> for ApiError {
     fn from(error: SettleError) -> ApiError {
@@ -115,6 +115,12 @@ pub struct SettlementView {
 }
 
 impl SettlementView {
+    /// A day without its differences (lists, the dashboard).
+    #[must_use]
+    pub fn summary(s: Settlement) -> SettlementView {
+        SettlementView::new(s, None)
+    }
+
     fn new(s: Settlement, differences: Option<Vec<Difference>>) -> SettlementView {
         SettlementView {
             date: s.bill_date,

@@ -164,7 +164,7 @@ pub async fn apply(
             // the outbox: the call happens after this commit, and survives a crash.
             jobs::enqueue(tx, JobKind::CloseTrade, order.id, "", now_ms()).await?;
         }
-        OrderStatus::Cancelled if source == Source::Buyer => {
+        OrderStatus::Cancelled if matches!(source, Source::Buyer | Source::Admin) => {
             jobs::enqueue(tx, JobKind::CloseTrade, order.id, "", now_ms()).await?;
         }
         OrderStatus::Cancelled | OrderStatus::Unpaid => {}

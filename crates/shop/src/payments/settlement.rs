@@ -25,9 +25,10 @@ use crate::context::Context;
 use crate::domain::settlement::{
     Books, Finding, FindingKind, Side, alipay_side, reconcile, shop_side,
 };
+use crate::domain::settlement::{Difference, Settlement};
 use crate::domain::{AnomalyKind, Money};
 use crate::log::cut;
-use crate::store::settlements::{self, Difference, Finished, Settlement};
+use crate::store::settlements::{self, Finished};
 use crate::store::{self, StoreError, now_ms, orders};
 
 /// How long a run may hold its day before another instance may take it over.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use sqlx::Row;
 
 use super::{Db, StoreError};
-use crate::domain::{Course, CourseDetails, Money};
+use crate::domain::{Course, CourseDetails, CourseDraft, Money};
 
 const COLUMNS: &str = "id, name, description, teacher, lessons, level, price_fen, on_sale";
 
@@ -34,6 +34,70 @@ pub async fn list(db: &Db) -> Result<Vec<CourseDetails>, StoreError> {
     .fetch_all(db.reader())
     .await?;
     rows.iter().map(row).collect()
+}
+
+/// Every course, published or not, by id (the back office).
+pub async fn list_all(db: &Db) -> Result<Vec<CourseDetails>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM courses ORDER BY id"))
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(row).collect()
+}
+
+/// Adds a course under the next free id.
+pub async fn insert(db: &Db, draft: &CourseDraft) -> Result<i64, StoreError> {
+    let mut tx = db.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO courses (id, name, description, teacher, lessons, level, price_fen, on_sale) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7 FROM courses RETURNING id",
+    )
+    .bind(draft.name.trim())
+    .bind(draft.description.trim())
+    .bind(draft.teacher.trim())
+    .bind(draft.lessons)
+    .bind(draft.level.trim())
+    .bind(draft.price.fen())
+    .bind(i64::from(draft.published))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(StoreError::from_sqlx)?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Rewrites a course; returns whether it exists. Orders already placed keep their own prices
+/// (their lines hold them).
+pub async fn update(db: &Db, id: i64, draft: &CourseDraft) -> Result<bool, StoreError> {
+    let mut tx = db.begin().await?;
+    let found = sqlx::query(
+        "UPDATE courses SET name = $1, description = $2, teacher = $3, lessons = $4, level = $5, price_fen = $6, on_sale = $7 WHERE id = $8",
+    )
+    .bind(draft.name.trim())
+    .bind(draft.description.trim())
+    .bind(draft.teacher.trim())
+    .bind(draft.lessons)
+    .bind(draft.level.trim())
+    .bind(draft.price.fen())
+    .bind(i64::from(draft.published))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// Whether `user_id` owns `course_id` (an enrolment).
+pub async fn owns(db: &Db, user_id: i64, course_id: i64) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM enrollments WHERE user_id = $1 AND course_id = $2",
+    )
+    .bind(user_id)
+    .bind(course_id)
+    .fetch_one(db.reader())
+    .await?;
+    Ok(n > 0)
 }
 
 /// One course (on sale or not).

@@ -13,6 +13,7 @@ pub mod courses;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
+pub mod lessons;
 pub mod notifications;
 pub mod order_writer;
 pub mod orders;

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::{Db, StoreError, Tx, now_ms};
+use crate::domain::notification::Stored;
 
 /// What the shop made of a notification.
 #[derive(Clone, Debug)]
@@ -60,6 +61,69 @@ pub async fn record_alone(db: &Db, received: &Received<'_>) -> Result<(), StoreE
     record(&mut tx, received).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Notifications, newest first, optionally of one verdict or one order.
+pub async fn list(
+    db: &Db,
+    verdict: Option<&str>,
+    out_trade_no: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Stored>, StoreError> {
+    let mut conditions = vec!["1 = 1"];
+    let mut sql_params = Vec::new();
+    if let Some(verdict) = verdict {
+        conditions.push("verdict = ");
+        sql_params.push(verdict);
+    }
+    if let Some(no) = out_trade_no {
+        conditions.push("out_trade_no = ");
+        sql_params.push(no);
+    }
+    let mut n = 0;
+    let condition = conditions
+        .iter()
+        .map(|c| {
+            if c.ends_with("= ") {
+                n += 1;
+                format!("{c}${n}")
+            } else {
+                (*c).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let sql = format!(
+        "SELECT id, received_at, verdict, notify_id, out_trade_no, trade_status, detail, body, body_len FROM notifications \
+         WHERE {condition} ORDER BY received_at DESC, id DESC LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let mut query = sqlx::query(&sql);
+    for value in sql_params {
+        query = query.bind(value);
+    }
+    let rows = query
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Stored {
+                id: row.try_get("id")?,
+                received_at: row.try_get("received_at")?,
+                verdict: row.try_get("verdict")?,
+                notify_id: row.try_get("notify_id")?,
+                out_trade_no: row.try_get("out_trade_no")?,
+                trade_status: row.try_get("trade_status")?,
+                detail: row.try_get("detail")?,
+                body: row.try_get("body")?,
+                body_len: row.try_get("body_len")?,
+            })
+        })
+        .collect()
 }
 
 /// Notifications per verdict, for metrics and tests.

@@ -388,6 +388,114 @@ pub async fn paid_between(db: &Db, from: i64, until: i64) -> Result<Vec<Order>, 
     rows.iter().map(order).collect()
 }
 
+/// Which orders the back office lists.
+#[derive(Clone, Debug, Default)]
+pub struct OrderFilter<'a> {
+    /// One status only.
+    pub status: Option<OrderStatus>,
+    /// Created at or after (Unix ms).
+    pub from: Option<i64>,
+    /// Created before (Unix ms).
+    pub until: Option<i64>,
+    /// The buyer's user name.
+    pub buyer: Option<&'a str>,
+    /// An `out_trade_no` or Alipay `trade_no`.
+    pub number: Option<&'a str>,
+}
+
+/// Orders matching `filter`, newest first, with their buyers' names (no lines), and how many
+/// match in all.
+pub async fn search(
+    db: &Db,
+    filter: &OrderFilter<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<(Order, String)>, i64), StoreError> {
+    let mut conditions = vec!["1 = 1".to_owned()];
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if filter.status.is_some() {
+        conditions.push(format!("o.status = {}", next()));
+    }
+    if filter.from.is_some() {
+        conditions.push(format!("o.created_at >= {}", next()));
+    }
+    if filter.until.is_some() {
+        conditions.push(format!("o.created_at < {}", next()));
+    }
+    if filter.buyer.is_some() {
+        conditions.push(format!("u.username = {}", next()));
+    }
+    if filter.number.is_some() {
+        let p = next();
+        conditions.push(format!("(o.out_trade_no = {p} OR o.trade_no = {p})"));
+    }
+    let condition = conditions.join(" AND ");
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("o.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let list = format!(
+        "SELECT {columns}, u.username FROM orders o JOIN users u ON u.id = o.user_id WHERE {condition} \
+         ORDER BY o.created_at DESC, o.id DESC LIMIT {} OFFSET {}",
+        next(),
+        next()
+    );
+    let count =
+        format!("SELECT COUNT(*) FROM orders o JOIN users u ON u.id = o.user_id WHERE {condition}");
+    macro_rules! bind_filter {
+        ($query:expr) => {{
+            let mut query = $query;
+            if let Some(status) = filter.status {
+                query = query.bind(status.as_str());
+            }
+            if let Some(from) = filter.from {
+                query = query.bind(from);
+            }
+            if let Some(until) = filter.until {
+                query = query.bind(until);
+            }
+            if let Some(buyer) = filter.buyer {
+                query = query.bind(buyer);
+            }
+            if let Some(number) = filter.number {
+                query = query.bind(number);
+            }
+            query
+        }};
+    }
+    let rows = bind_filter!(sqlx::query(&list))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db.reader())
+        .await?;
+    let total: i64 = bind_filter!(sqlx::query_scalar(&count))
+        .fetch_one(db.reader())
+        .await?;
+    let orders = rows
+        .iter()
+        .map(|row| Ok((order(row)?, row.try_get("username")?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((orders, total))
+}
+
+/// How many orders were paid in `[from, until)` (Unix ms), and for how much.
+pub async fn paid_summary(db: &Db, from: i64, until: i64) -> Result<(i64, Money), StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(total_fen), 0) AS BIGINT) AS total FROM orders \
+         WHERE paid_at >= $1 AND paid_at < $2 AND status IN ('paid', 'refunded')",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_one(db.reader())
+    .await?;
+    Ok((row.try_get("n")?, money(&row, "total")?))
+}
+
 /// Orders per status, for metrics.
 pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
     let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")

@@ -4,49 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, StoreError, now_ms};
-use crate::domain::settlement::{FindingKind, Side};
-
-/// A settlement day as stored.
-#[derive(Clone, Debug)]
-pub struct Settlement {
-    /// `yyyy-MM-dd`.
-    pub bill_date: String,
-    /// `running`, `completed`, `no_bill`, `failed`.
-    pub status: String,
-    /// The bill's side.
-    pub alipay: Side,
-    /// The shop's side.
-    pub shop: Side,
-    /// Differences on record for the day.
-    pub differences: i64,
-    /// Why it failed, when it did.
-    pub detail: String,
-    /// The operator who ran it last (none: the daily job or the command line).
-    pub run_by: Option<i64>,
-    /// When the last run started (Unix ms).
-    pub started_at: Option<i64>,
-    /// When it finished.
-    pub finished_at: Option<i64>,
-}
-
-/// A difference as stored.
-#[derive(Clone, Debug)]
-pub struct Difference {
-    /// What kind.
-    pub kind: FindingKind,
-    /// The order.
-    pub out_trade_no: String,
-    /// Alipay's trade (empty when unknown).
-    pub trade_no: String,
-    /// The refund (empty for payments).
-    pub out_request_no: String,
-    /// The money (negative for refunds).
-    pub amount: alipay::SignedMoney,
-    /// What was done about it.
-    pub action: String,
-    /// Details.
-    pub detail: String,
-}
+use crate::domain::settlement::{Difference, Settlement, Side};
 
 const COLUMNS: &str = "s.bill_date, s.status, s.alipay_count, s.alipay_total_fen, s.shop_count, s.shop_total_fen, s.detail, s.run_by, s.started_at, s.finished_at, \
     (SELECT COUNT(*) FROM settlement_differences d WHERE d.bill_date = s.bill_date) AS differences";

@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod authority;
+mod backoffice;
 mod compat;
 mod crash;
 mod guardrails;
