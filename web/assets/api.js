@@ -19,7 +19,7 @@ export function randomKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function request(method, path, { body, auth = false, headers = {}, signal } = {}) {
+export async function request(method, path, { body, auth = false, headers = {}, signal } = {}) {
   const init = { method, headers: { Accept: 'application/json', ...headers }, signal, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -56,7 +56,7 @@ async function request(method, path, { body, auth = false, headers = {}, signal 
   return data;
 }
 
-const path = (strings, ...values) =>
+export const path = (strings, ...values) =>
   strings.reduce((out, s, i) => out + s + (i < values.length ? encodeURIComponent(values[i]) : ''), '');
 
 export const api = {
@@ -77,6 +77,7 @@ export const api = {
   payOrder: (outTradeNo) => request('POST', path`/api/orders/${outTradeNo}/pay`, { auth: true }),
   cancelOrder: (outTradeNo) => request('POST', path`/api/orders/${outTradeNo}/cancel`, { auth: true }),
   myCourses: (opts) => request('GET', '/api/me/courses', { auth: true, ...opts }),
+  lessons: (courseId, opts) => request('GET', path`/api/courses/${courseId}/lessons`, { auth: true, ...opts }),
 };
 
 /** Sends the browser to Alipay (or the sandbox cashier), refusing anything but an http(s) URL. */

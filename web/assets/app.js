@@ -13,6 +13,7 @@ import { renderMyCourses } from './views/my-courses.js';
 import { renderLearn } from './views/learn.js';
 import { renderPayResult } from './views/pay-result.js';
 import { renderNotFound } from './views/not-found.js';
+import { ADMIN_NAV } from './admin/admin.js';
 
 addRoute('/', renderCourseList);
 addRoute('/courses/:id', renderCourse);
@@ -36,13 +37,15 @@ function renderHeader() {
   const hadFocus = header.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
   const session = getSession();
   const path = location.pathname;
+  const inAdmin = path === '/admin' || path.startsWith('/admin/');
+  const items = inAdmin ? ADMIN_NAV : NAV;
   const nav = h(
     'nav',
-    { class: 'nav', 'aria-label': t('nav.label') },
+    { class: inAdmin ? 'nav nav-admin' : 'nav', 'aria-label': t(inAdmin ? 'admin.nav' : 'nav.label') },
     h(
       'ul',
       { class: 'nav-list' },
-      NAV.map((item) =>
+      items.map((item) =>
         h('li', {}, h('a', { href: item.href, class: 'nav-link', 'aria-current': item.match(path) ? 'page' : null, dataset: { focusKey: item.href } }, t(item.key))),
       ),
     ),
@@ -94,7 +97,7 @@ function renderHeader() {
     h(
       'div',
       { class: 'header-inner' },
-      h('a', { href: '/', class: 'brand', dataset: { focusKey: 'brand' } }, logo(), h('span', { class: 'brand-text' }, h('span', { class: 'brand-name' }, t('brand.name')), h('span', { class: 'brand-tagline' }, t('brand.tagline')))),
+      h('a', { href: inAdmin ? '/admin' : '/', class: 'brand', dataset: { focusKey: 'brand' } }, logo(), h('span', { class: 'brand-text' }, h('span', { class: 'brand-name' }, t('brand.name')), h('span', { class: 'brand-tagline' }, t(inAdmin ? 'admin.title' : 'brand.tagline')))),
       nav,
       h('div', { class: 'header-tools' }, langButton, account),
     ),

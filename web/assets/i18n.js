@@ -168,6 +168,8 @@ const messages = {
     'learn.notOwned': '你还没有购买这门课程',
     'learn.notOwnedText': '购买后即可在这里学习全部课时。',
     'learn.buy': '去购买',
+    'learn.minutes': '{n} 分钟',
+    'learn.playingTitle': '正在学习：{title}',
 
     'notFound.title': '页面不存在',
     'notFound.text': '你访问的页面不存在或已被移动。',
@@ -360,6 +362,8 @@ const messages = {
     'learn.notOwned': 'You do not own this course yet',
     'learn.notOwnedText': 'Buy it to study all of its lessons here.',
     'learn.buy': 'Buy it',
+    'learn.minutes': '{n} min',
+    'learn.playingTitle': 'Now studying: {title}',
 
     'notFound.title': 'Page not found',
     'notFound.text': 'The page you asked for does not exist or has moved.',
@@ -393,6 +397,11 @@ const messages = {
     'error.generic': 'Something went wrong. Please try again. ({code})',
   },
 };
+
+/** Adds messages (another part of the pages, such as the back office, brings its own). */
+export function addMessages(more) {
+  for (const [code, dict] of Object.entries(more)) Object.assign(messages[code], dict);
+}
 
 function initial() {
   const saved = localStorage.getItem(KEY);

@@ -66,4 +66,14 @@ done
 echo "e2e: shop ready at $base"
 
 SHOP_URL="$base" SCREENSHOT_DIR="$screens" CHROMIUM="$chromium" node "$here/shop.e2e.mjs"
+
+# The back office: an operator made the way operators are made, on the command line, on the same
+# data dir and configuration as the running shop.
+operator="ops_$(date +%s)"
+operator_password="operator-$RANDOM-$RANDOM"
+printf '%s\n' "$operator_password" | env "${unset_vars[@]}" \
+  "$shop" admin create "$operator" --password-stdin --data-dir "$work/data" --config "$work/shop.toml" \
+  || fail "shop admin create failed"
+SHOP_URL="$base" SCREENSHOT_DIR="$screens" CHROMIUM="$chromium" OPERATOR_NAME="$operator" OPERATOR_PASSWORD="$operator_password" \
+  node "$here/admin.e2e.mjs"
 echo "e2e: passed; screenshots in $screens"

@@ -66,7 +66,10 @@ pub struct DifferenceView {
     /// The money (negative for refunds).
     #[schema(value_type = String, example = "-38.00")]
     pub amount: alipay::SignedMoney,
-    /// What was done.
+    /// What was done: `marked_paid` (through the one state-change path, source `bill`),
+    /// `already_paid`, `not_paid:<verdict>`, `refund_settled`, `refund_already_settled`,
+    /// `refund_recorded` (with an anomaly), `refund_on_record`, `anomaly_recorded`,
+    /// `anomaly_on_record`.
     pub action: String,
     /// Details.
     pub detail: String,

@@ -1,5 +1,6 @@
 //! The shop's pages (`web/`): a small single-page app served as files. Page paths all answer
-//! with `index.html`; the script picks the view from the path.
+//! with `index.html`; the script picks the view from the path. The back office (`/admin/…`) is
+//! part of it: its data comes from operator-only API routes, so the pages hold nothing secret.
 
 use std::path::Path;
 
@@ -20,6 +21,15 @@ const PAGES: &[&str] = &[
     "/pay/success",
     "/checkout/{id}",
     "/learn/{id}",
+    "/admin",
+    "/admin/",
+    "/admin/orders",
+    "/admin/orders/{no}",
+    "/admin/anomalies",
+    "/admin/notifications",
+    "/admin/catalog",
+    "/admin/settlements",
+    "/admin/settlements/{date}",
 ];
 
 /// Routes for the pages and their assets under `dir`.

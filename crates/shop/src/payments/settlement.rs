@@ -223,7 +223,10 @@ async fn run(ctx: &Context, date: Date, day: &str) -> Result<Run, RunError> {
     })
 }
 
-/// Does what a finding calls for; returns what was done, for the report.
+/// Does what a finding calls for; returns what was done, for the report, as a code:
+/// `marked_paid`, `already_paid`, `not_paid:<verdict>`, `refund_settled`,
+/// `refund_already_settled`, `refund_recorded` (with its anomaly), `refund_on_record`,
+/// `anomaly_recorded`, `anomaly_on_record`.
 async fn act(
     ctx: &Context,
     day: &str,
@@ -249,9 +252,9 @@ async fn act(
             let outcome =
                 confirm::apply_report_alone(ctx, out_trade_no, &report, Source::Bill).await?;
             Ok(match outcome {
-                Outcome::Paid => "marked paid from the bill".into(),
-                Outcome::AlreadyPaid => "already paid".into(),
-                other => format!("not paid: {}", other.verdict()),
+                Outcome::Paid => "marked_paid".into(),
+                Outcome::AlreadyPaid => "already_paid".into(),
+                other => format!("not_paid:{}", other.verdict()),
             })
         }
         Finding::AmountMismatch {
@@ -298,9 +301,9 @@ async fn act(
         }
         Finding::RefundConfirmed { out_request_no, .. } => {
             if refunds::settle_succeeded(ctx, out_request_no, Source::Bill).await? {
-                Ok("refund marked succeeded from the bill".into())
+                Ok("refund_settled".into())
             } else {
-                Ok("refund already settled".into())
+                Ok("refund_already_settled".into())
             }
         }
         Finding::RefundAmountMismatch {
@@ -351,9 +354,9 @@ async fn act(
             })
             .await?;
             Ok(if recorded {
-                "refund recorded from the bill; anomaly".into()
+                "refund_recorded".into()
             } else {
-                "refund already on record".into()
+                "refund_on_record".into()
             })
         }
         Finding::MissingFromBill {
@@ -409,9 +412,9 @@ async fn misfit(
     .await?;
     tx.commit().await?;
     Ok(if new {
-        "anomaly recorded".into()
+        "anomaly_recorded".into()
     } else {
-        "anomaly already on record".into()
+        "anomaly_on_record".into()
     })
 }
 
