@@ -3,7 +3,8 @@
 // Starts the sandbox (in memory, port 0), registers an app, then drives it only through the real
 // client: a page pay link (pageExecute GET) the emulator must accept, a payment, the notification
 // verified with checkNotifySignV2, and trade query / refund / refund query / close through exec
-// with validateSign on. Exits non-zero with a clear message on any mismatch.
+// with validateSign on, and the day's trade bill (alipay.data.dataservice.bill.downloadurl.query
+// through exec, then downloaded and opened as a zip of GBK CSVs). Exits non-zero with a clear message on any mismatch.
 //
 // Environment (set by run.sh): SANDBOX_BIN (the built alipay-sandbox), INTEROP_DATA
 // (crates/alipay/tests/data).
@@ -13,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import AdmZip from 'adm-zip';
 import { AlipaySdk } from 'alipay-sdk';
 
 const APP_ID = '2021000000000001';
@@ -93,6 +95,34 @@ async function exec(sdk, method, bizContent) {
   } catch (error) {
     fail(`${method}: ${error.message}`);
   }
+}
+
+/** Today's trade bill (the sandbox serves today's; Alipay only past days), verified by exec. */
+async function tradeBill(sdk, outTradeNo, tradeNo) {
+  const beijing = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
+  const answer = await exec(sdk, 'alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: beijing });
+  check(answer.code === '10000' && answer.billDownloadUrl?.startsWith('http://127.0.0.1:'), `bill download url: ${JSON.stringify(answer)}`);
+  const download = await fetch(answer.billDownloadUrl);
+  check(download.status === 200, `downloading the bill: ${download.status}`);
+  const zip = new AdmZip(Buffer.from(await download.arrayBuffer()));
+  const names = zip.getEntries().map(entry => entry.entryName);
+  const detail = names.filter(name => name.endsWith('_业务明细.csv'));
+  check(detail.length === 1 && names.some(name => name.endsWith('_业务明细(汇总).csv')), `the zip's files: ${names}`);
+  const text = new TextDecoder('gbk').decode(zip.readFile(detail[0]));
+  const lines = text.split(/\r?\n/);
+  check(lines[0].startsWith('#支付宝业务明细查询'), `the bill's first line: ${lines[0]}`);
+  const start = lines.findIndex(line => line.includes('业务明细列表----') && !line.includes('结束'));
+  const header = lines[start + 1].split(',').map(column => column.trim());
+  for (const column of ['支付宝交易号', '商户订单号', '业务类型', '订单金额（元）', '商家实收（元）', '退款批次号/请求号']) {
+    check(header.includes(column), `the column ${column} is in the header: ${header}`);
+  }
+  const ours = lines.slice(start + 2).filter(line => !line.startsWith('#') && line.includes(outTradeNo));
+  check(ours.some(line => line.includes(tradeNo) && line.includes('交易') && line.includes('66.60')), `the payment's line: ${ours}`);
+  check(ours.some(line => line.includes('退款') && line.includes('-6.60')), `the refund's line: ${ours}`);
+  check(lines.some(line => line.startsWith('#交易合计')), 'the bill ends with #交易合计');
+
+  const missing = await exec(sdk, 'alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: '2016-01-01' });
+  check(missing.code === '40004' && missing.subCode === 'isp.bill_not_exist', `a day without trades: ${JSON.stringify(missing)}`);
 }
 
 async function main() {
@@ -181,6 +211,8 @@ async function main() {
   let verified = true;
   try { sdk.checkResponseSign(raw, 'alipay_trade_query_response', sign, ''); } catch { verified = false; }
   check(verified, `checkResponseSign refused ${raw}`);
+
+  await tradeBill(sdk, outTradeNo, paid.trade_no);
 
   console.log(`Node alipay-sdk interop: ${checks} checks passed`);
   child.kill('SIGTERM');

@@ -4,14 +4,17 @@
 Starts the sandbox (in memory, port 0), registers an app, then drives it only through the real
 client: a page pay link the emulator must accept, a payment, the notification verified with
 AliPay.verify, and trade query / refund / refund query / close with the SDK's own response
-signature verification. Exits non-zero with a clear message on any mismatch.
+signature verification, and the day's trade bill through the generic server_api (verified, then
+downloaded and opened as a zip of GBK CSVs). Exits non-zero with a clear message on any mismatch.
 
 Environment (set by run.sh): SANDBOX_BIN (the built alipay-sandbox), INTEROP_DATA
 (crates/alipay/tests/data).
 """
 
 import atexit
+import datetime
 import http.server
+import io
 import json
 import os
 import queue
@@ -22,6 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 
 from alipay import AliPay, DCAliPay
 
@@ -209,9 +213,57 @@ def main():
     missing = alipay.api_alipay_trade_query(out_trade_no="PY_NOPE")
     check(missing.get("sub_code") == "ACQ.TRADE_NOT_EXIST", f"query of an unknown trade: {missing}")
 
+    trade_bill(alipay, out_trade_no, paid["trade_no"])
     certificate_mode(base, gateway, app_private_key, app_public_key, notifications)
 
     print(f"python-alipay-sdk interop: {checks} checks passed")
+
+
+def trade_bill(alipay, out_trade_no, trade_no):
+    """Today's trade bill (the sandbox serves today's, Alipay only past days), fetched through the
+    SDK's generic server_api, which verifies the response's signature, then downloaded and opened."""
+    today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date().isoformat()
+    answer = alipay.server_api(
+        "alipay.data.dataservice.bill.downloadurl.query",
+        biz_content={"bill_type": "trade", "bill_date": today},
+    )
+    check(answer.get("code") == "10000" and answer.get("bill_download_url"), f"bill download url: {answer}")
+    url = answer["bill_download_url"]
+    check(url.startswith("http://127.0.0.1:"), f"the bill is served by the sandbox itself: {url}")
+    status, archive = fetch_bytes(url)
+    check(status == 200, f"downloading the bill: {status}")
+    with zipfile.ZipFile(io.BytesIO(archive)) as bill:
+        names = [info.filename for info in bill.infolist()]
+        details = [n for n in names if n.endswith("_业务明细.csv")]
+        summaries = [n for n in names if n.endswith("_业务明细(汇总).csv")]
+        check(len(details) == 1 and len(summaries) == 1, f"the zip holds the detail and the summary: {names}")
+        text = bill.read(details[0]).decode("gbk")
+    lines = text.splitlines()
+    check(lines[0].startswith("#支付宝业务明细查询"), f"the bill's first line: {lines[0]!r}")
+    start = next(i for i, line in enumerate(lines) if "业务明细列表----" in line and "结束" not in line)
+    header = lines[start + 1].split(",")
+    for column in ("支付宝交易号", "商户订单号", "业务类型", "订单金额（元）", "商家实收（元）", "退款批次号/请求号"):
+        check(column in [c.strip() for c in header], f"the column {column} is in the header: {header}")
+    rows = [line for line in lines[start + 2 :] if not line.startswith("#")]
+    ours = [row for row in rows if out_trade_no in row]
+    check(any(trade_no in row and "交易" in row and "88.88" in row for row in ours), f"the payment's line: {ours}")
+    check(any("退款" in row and "-10.00" in row for row in ours), f"the refund's line: {ours}")
+    check(any(line.startswith("#交易合计") for line in lines), "the bill ends with #交易合计")
+
+    # A day without trades has no bill: a signed business failure, verified by the SDK like a success.
+    missing = alipay.server_api(
+        "alipay.data.dataservice.bill.downloadurl.query",
+        biz_content={"bill_type": "trade", "bill_date": "2016-01-01"},
+    )
+    check(missing.get("code") == "40004" and missing.get("sub_code") == "isp.bill_not_exist", f"a day without trades: {missing}")
+
+
+def fetch_bytes(url):
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def certificate_mode(base, gateway, app_private_key, app_public_key, notifications):
