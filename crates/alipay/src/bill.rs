@@ -159,7 +159,9 @@ pub fn parse_zip(zip: &[u8]) -> Result<Bill, BillError> {
         if bytes.len() as u64 > MAX_UNCOMPRESSED {
             return Err(BillError::TooLarge(MAX_UNCOMPRESSED));
         }
-        return parse_csv(&bytes);
+        // Decoded into one string, the file's bytes dropped before parsing (a large bill's
+        // memory is its text and its lines, not three copies of it).
+        return parse_text(&decode(bytes));
     }
     Err(BillError::NoDetailFile)
 }
@@ -175,32 +177,55 @@ fn entry_name(raw: &[u8]) -> String {
 /// Reads a 业务明细 CSV file: GBK as Alipay writes it (UTF-8 with or without a BOM is accepted
 /// too, for files that went through other tools).
 pub fn parse_csv(bytes: &[u8]) -> Result<Bill, BillError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_text(text),
-        Err(_) => {
-            let (text, _, _) = encoding_rs::GBK.decode(bytes);
-            parse_text(&text)
-        }
+        Err(_) => parse_text(&encoding_rs::GBK.decode(bytes).0),
+    }
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The text of a file's bytes, as [`parse_csv`] reads them, taking the bytes.
+fn decode(mut bytes: Vec<u8>) -> String {
+    if bytes.starts_with(UTF8_BOM) {
+        bytes.drain(..UTF8_BOM.len());
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => encoding_rs::GBK.decode(error.as_bytes()).0.into_owned(),
     }
 }
 
 /// Reads the text of a 业务明细 CSV file.
 pub fn parse_text(text: &str) -> Result<Bill, BillError> {
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| l.starts_with('#') && l.contains(DETAIL) && !l.contains(DETAIL_END))
-        .ok_or(BillError::NoDetailSection)?;
-    let end = lines[start + 1..]
-        .iter()
-        .position(|l| l.starts_with('#'))
-        .map_or(lines.len(), |i| start + 1 + i);
     let mut bill = Bill::default();
-    for line in lines[..start].iter().chain(&lines[end..]) {
-        read_comment(line, &mut bill)?;
+    // One pass over the lines: the `#` lines around the detail are read as they come, the
+    // detail is kept as a slice of `text` (from after its start line to before its end line).
+    let mut start: Option<(usize, usize)> = None; // (index of the start line, where rows begin)
+    let mut end: Option<usize> = None;
+    let mut rows: usize = 0;
+    let mut offset = 0;
+    for (index, raw) in text.split_inclusive('\n').enumerate() {
+        let line = raw.trim_end_matches(['\r', '\n']);
+        let next = offset + raw.len();
+        match (start, end) {
+            (None, _)
+                if line.starts_with('#') && line.contains(DETAIL) && !line.contains(DETAIL_END) =>
+            {
+                start = Some((index, next));
+            }
+            (Some(_), None) if !line.starts_with('#') => rows += 1,
+            (Some(_), None) => {
+                end = Some(offset);
+                read_comment(line, &mut bill)?;
+            }
+            _ => read_comment(line, &mut bill)?,
+        }
+        offset = next;
     }
-    let section = lines[start + 1..end].join("\n");
+    let (start, from) = start.ok_or(BillError::NoDetailSection)?;
+    let section = &text[from..end.unwrap_or(text.len())];
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -216,12 +241,21 @@ pub fn parse_text(text: &str) -> Result<Bill, BillError> {
         .map(|h| clean(h).to_owned())
         .collect();
     let columns = Columns::find(&header)?;
-    for (n, record) in reader.records().enumerate() {
+    bill.lines.reserve_exact(rows.saturating_sub(1));
+    let mut record = csv::StringRecord::new();
+    let mut n = 0;
+    loop {
         let line = start + 3 + n;
-        let record = record.map_err(|e| BillError::Line {
-            line,
-            reason: e.to_string(),
-        })?;
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| BillError::Line {
+                line,
+                reason: e.to_string(),
+            })?;
+        if !more {
+            break;
+        }
+        n += 1;
         if record.iter().all(|field| clean(field).is_empty()) {
             continue;
         }

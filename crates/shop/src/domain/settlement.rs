@@ -234,15 +234,47 @@ pub struct Difference {
     pub detail: String,
 }
 
-/// What the shop knows that the bill is checked against.
+/// What the shop knows that the bill is checked against. Each order is held once: on a
+/// settled day nearly every order the bill names is one the shop recorded as paid that day.
 #[derive(Debug, Default)]
 pub struct Books {
-    /// Orders named on the bill, by `out_trade_no` (lines not needed).
+    /// Orders paid that day and the others the bill names, by `out_trade_no` (lines not needed).
     pub orders: HashMap<String, Order>,
     /// Refunds named on the bill, by `out_request_no`.
     pub refunds: HashMap<String, Refund>,
-    /// Orders the shop recorded as paid during the day.
-    pub paid_that_day: Vec<Order>,
+    /// The orders (in `orders`) the shop recorded as paid during the day, in the order paid.
+    pub paid_that_day: Vec<String>,
+}
+
+impl Books {
+    /// The books of a day: the orders paid that day, the other orders the bill names, and the
+    /// refunds it names.
+    #[must_use]
+    pub fn new(paid_that_day: Vec<Order>, others: Vec<Order>, refunds: Vec<Refund>) -> Books {
+        let mut books = Books {
+            orders: HashMap::with_capacity(paid_that_day.len() + others.len()),
+            refunds: HashMap::with_capacity(refunds.len()),
+            paid_that_day: Vec::with_capacity(paid_that_day.len()),
+        };
+        for order in paid_that_day {
+            books.paid_that_day.push(order.out_trade_no.clone());
+            books.orders.insert(order.out_trade_no.clone(), order);
+        }
+        for order in others {
+            books.orders.insert(order.out_trade_no.clone(), order);
+        }
+        for refund in refunds {
+            books.refunds.insert(refund.out_request_no.clone(), refund);
+        }
+        books
+    }
+
+    /// The orders paid that day.
+    pub fn paid_that_day(&self) -> impl Iterator<Item = &Order> {
+        self.paid_that_day
+            .iter()
+            .filter_map(|no| self.orders.get(no))
+    }
 }
 
 /// A side's total: how many lines, and the money they add up to.
@@ -273,7 +305,7 @@ pub fn alipay_side(lines: &[BillLine]) -> Side {
 
 /// The shop's side: payments recorded that day, and (when given) refunds that succeeded that day.
 #[must_use]
-pub fn shop_side(paid: &[Order], refunds: &[Refund]) -> Side {
+pub fn shop_side<'a>(paid: impl IntoIterator<Item = &'a Order>, refunds: &[Refund]) -> Side {
     let mut side = Side::default();
     for order in paid {
         side.add(order.total.into());
@@ -306,7 +338,7 @@ pub fn reconcile(lines: &[BillLine], books: &Books) -> Vec<Finding> {
             _ => {}
         }
     }
-    for order in &books.paid_that_day {
+    for order in books.paid_that_day() {
         if !on_bill.contains(order.out_trade_no.as_str()) {
             findings.push(Finding::MissingFromBill {
                 out_trade_no: order.out_trade_no.clone(),
@@ -455,26 +487,22 @@ mod tests {
 
     #[test]
     fn every_row_of_the_table() {
-        let mut books = Books::default();
-        for order in [
-            order(1, "PAID", 100, OrderStatus::Paid),
-            order(2, "UNPAID", 200, OrderStatus::Unpaid),
-            order(3, "CLOSED", 300, OrderStatus::TimeoutCancelled),
-            order(4, "OTHER", 400, OrderStatus::Paid),
-            order(5, "LOST", 500, OrderStatus::Paid),
-        ] {
-            books.orders.insert(order.out_trade_no.clone(), order);
-        }
-        books
-            .refunds
-            .insert("R1".into(), refund(1, "R1", 50, RefundStatus::Succeeded));
-        books
-            .refunds
-            .insert("R2".into(), refund(1, "R2", 20, RefundStatus::Pending));
-        books
-            .refunds
-            .insert("R3".into(), refund(1, "R3", 10, RefundStatus::Failed));
-        books.paid_that_day = vec![books.orders["PAID"].clone(), books.orders["LOST"].clone()];
+        let books = Books::new(
+            vec![
+                order(1, "PAID", 100, OrderStatus::Paid),
+                order(5, "LOST", 500, OrderStatus::Paid),
+            ],
+            vec![
+                order(2, "UNPAID", 200, OrderStatus::Unpaid),
+                order(3, "CLOSED", 300, OrderStatus::TimeoutCancelled),
+                order(4, "OTHER", 400, OrderStatus::Paid),
+            ],
+            vec![
+                refund(1, "R1", 50, RefundStatus::Succeeded),
+                refund(1, "R2", 20, RefundStatus::Pending),
+                refund(1, "R3", 10, RefundStatus::Failed),
+            ],
+        );
         let lines = [
             line(Business::Payment, "PAID", 100, None),
             line(Business::Payment, "UNPAID", 200, None),

@@ -12,9 +12,10 @@
 //! day is claimed with a lease, so one instance settles it at a time; a second run finds the
 //! books in order and changes nothing (differences and anomalies are recorded once).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
+use alipay::bill::Business;
 use alipay::bill::FetchError;
 use alipay::{SignedMoney, TradeStatus};
 use time::{Date, OffsetDateTime};
@@ -26,7 +27,7 @@ use crate::domain::settlement::{
     Books, Finding, FindingKind, Side, alipay_side, reconcile, shop_side,
 };
 use crate::domain::settlement::{Difference, Settlement};
-use crate::domain::{AnomalyKind, Money};
+use crate::domain::{AnomalyKind, Money, Order};
 use crate::log::cut;
 use crate::store::settlements::{self, Finished};
 use crate::store::{self, StoreError, now_ms, orders};
@@ -180,39 +181,36 @@ async fn run(ctx: &Context, date: Date, day: &str) -> Result<Run, RunError> {
         Err(error) => return Err(RunError::Bill(error.to_string())),
     };
     let (from, until) = bounds(date);
-    let numbers: BTreeSet<&str> = lines.iter().map(|l| l.out_trade_no.as_str()).collect();
-    let numbers: Vec<&str> = numbers.into_iter().collect();
-    let request_numbers: BTreeSet<String> = lines
-        .iter()
-        .map(|l| {
-            l.out_request_no
-                .clone()
-                .unwrap_or_else(|| l.out_trade_no.clone())
-        })
-        .collect();
-    let request_numbers: Vec<&str> = request_numbers.iter().map(String::as_str).collect();
-    let books = Books {
-        orders: orders::by_out_trade_nos(&ctx.db, &numbers)
-            .await?
-            .into_iter()
-            .map(|o| (o.out_trade_no.clone(), o))
-            .collect(),
-        refunds: store::refunds::by_request_nos(&ctx.db, &request_numbers)
-            .await?
-            .into_iter()
-            .map(|r| (r.out_request_no.clone(), r))
-            .collect(),
-        paid_that_day: orders::paid_between(&ctx.db, from, until).await?,
+    // The day's paid orders first (one query), then only the other orders the bill names.
+    let paid_that_day = orders::paid_between(&ctx.db, from, until).await?;
+    let others = {
+        let known: HashSet<&str> = paid_that_day
+            .iter()
+            .map(|o| o.out_trade_no.as_str())
+            .collect();
+        let numbers: BTreeSet<&str> = lines
+            .iter()
+            .map(|l| l.out_trade_no.as_str())
+            .filter(|no| !known.contains(no))
+            .collect();
+        let numbers: Vec<&str> = numbers.into_iter().collect();
+        orders::by_out_trade_nos(&ctx.db, &numbers).await?
     };
+    let request_numbers: BTreeSet<&str> = lines
+        .iter()
+        .filter(|l| l.business == Business::Refund)
+        .map(|l| l.out_request_no.as_deref().unwrap_or(&l.out_trade_no))
+        .collect();
+    let request_numbers: Vec<&str> = request_numbers.into_iter().collect();
+    let refunds = store::refunds::by_request_nos(&ctx.db, &request_numbers).await?;
+    let books = Books::new(paid_that_day, others, refunds);
     let refunded_that_day = store::refunds::succeeded_between(&ctx.db, from, until).await?;
-    let shop = shop_side(&books.paid_that_day, &refunded_that_day);
+    let shop = shop_side(books.paid_that_day(), &refunded_that_day);
     let alipay = alipay_side(&lines);
     let findings = reconcile(&lines, &books);
     let mut differences = Vec::with_capacity(findings.len());
-    let orders_by_no: HashMap<&str, &crate::domain::Order> =
-        books.orders.iter().map(|(k, v)| (k.as_str(), v)).collect();
     for finding in &findings {
-        let action = act(ctx, day, finding, &orders_by_no).await?;
+        let action = act(ctx, day, finding, &books.orders).await?;
         differences.push(difference(finding, action));
     }
     Ok(Run {
@@ -231,7 +229,7 @@ async fn act(
     ctx: &Context,
     day: &str,
     finding: &Finding,
-    orders_by_no: &HashMap<&str, &crate::domain::Order>,
+    orders: &HashMap<String, Order>,
 ) -> Result<String, StoreError> {
     let key = |kind: FindingKind, extra: &str| {
         format!("bill:{day}:{kind}:{}:{extra}", finding.out_trade_no())
@@ -269,7 +267,7 @@ async fn act(
             let key = key(FindingKind::AmountMismatch, trade_no);
             misfit(
                 ctx,
-                orders_by_no.get(out_trade_no.as_str()).copied(),
+                orders.get(out_trade_no),
                 out_trade_no,
                 AnomalyKind::AmountMismatch,
                 Some(*alipay),
@@ -318,7 +316,7 @@ async fn act(
             let key = key(FindingKind::RefundAmountMismatch, out_request_no);
             misfit(
                 ctx,
-                orders_by_no.get(out_trade_no.as_str()).copied(),
+                orders.get(out_trade_no),
                 out_trade_no,
                 AnomalyKind::RefundMismatch,
                 Some(*alipay),
@@ -370,7 +368,7 @@ async fn act(
             let key = key(FindingKind::MissingFromBill, "");
             misfit(
                 ctx,
-                orders_by_no.get(out_trade_no.as_str()).copied(),
+                orders.get(out_trade_no),
                 out_trade_no,
                 AnomalyKind::MissingFromBill,
                 Some(*amount),
@@ -385,7 +383,7 @@ async fn act(
 /// Records an anomaly found by settlement (once per key); the action for the report.
 async fn misfit(
     ctx: &Context,
-    order: Option<&crate::domain::Order>,
+    order: Option<&Order>,
     out_trade_no: &str,
     kind: AnomalyKind,
     amount: Option<Money>,

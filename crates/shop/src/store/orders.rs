@@ -1,5 +1,6 @@
 //! Orders, their lines, and enrolments (fulfilment).
 
+use futures_util::TryStreamExt as _;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -377,15 +378,17 @@ pub async fn by_out_trade_nos(db: &Db, numbers: &[&str]) -> Result<Vec<Order>, S
 }
 
 /// Orders paid in `[from, until)` (Unix ms) and still paid or refunded since (without lines).
+/// A day can hold a hundred thousand: rows are read one at a time, never all held at once.
 pub async fn paid_between(db: &Db, from: i64, until: i64) -> Result<Vec<Order>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let sql = format!(
         "SELECT {COLUMNS} FROM orders WHERE paid_at >= $1 AND paid_at < $2 AND status IN ('paid', 'refunded') ORDER BY paid_at, id"
-    ))
-    .bind(from)
-    .bind(until)
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter().map(order).collect()
+    );
+    let mut rows = sqlx::query(&sql).bind(from).bind(until).fetch(db.reader());
+    let mut found = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        found.push(order(&row)?);
+    }
+    Ok(found)
 }
 
 /// Which orders the back office lists.
