@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Buyer, TestApp, eventually, paid_fields, run_shop, spawn_app};
+use crate::helpers::{Buyer, TestApp, eventually, paid_fields, run_shop, spawn_app, spawn_with};
 
 fn today() -> String {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -37,7 +37,8 @@ fn differences(report: &Value) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn todays_bill_settles_a_lost_payment_and_a_console_refund_once() {
-    let app = spawn_app().await;
+    let app =
+        spawn_with(|config| config.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
     let operator = app.operator("ops").await;
     let buyer = app.buyer("alice").await;
 
@@ -177,8 +178,21 @@ async fn todays_bill_settles_a_lost_payment_and_a_console_refund_once() {
     );
     assert_eq!(lines.count(), 2);
     assert!(text.contains("paid_at_alipay_only") && text.contains("CONSOLE-9"));
-    let metrics_refused = app.get("/metrics", None).await.0;
-    assert_eq!(metrics_refused, StatusCode::NOT_FOUND);
+
+    // Both runs counted; the differences once, as the second run found the books in order.
+    let metrics = reqwest::get(format!("http://{}/metrics", app.metrics_address.unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"shop_settlement_runs_total{status="completed"} 2"#,
+        r#"shop_settlement_differences_total{kind="paid_at_alipay_only"} 1"#,
+        r#"shop_settlement_differences_total{kind="refund_unknown_here"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
