@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::context::{Context, Limits, Settings};
 use crate::http::{self, AppState};
+use crate::payments::notify::batch;
 use crate::store::{self, Db};
 
 /// The app id the shop uses with its built-in sandbox.
@@ -234,8 +235,9 @@ fn context(config: &Config, db: Db, alipay: Client, seller_id: Option<String>) -
         frontend_url: config.frontend_url(),
         public_url: config.public_url(),
     };
-    Context {
+    let mut ctx = Context {
         order_writer: crate::store::order_writer::OrderWriter::spawn(db.clone()),
+        notification_batches: None,
         db,
         alipay,
         settings: Arc::new(settings),
@@ -243,7 +245,16 @@ fn context(config: &Config, db: Db, alipay: Client, seller_id: Option<String>) -
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             config.notify_failures_per_minute,
         )),
+    };
+    if ctx.db.backend() == store::Backend::Sqlite {
+        // The committer's own context holds no handle to its queue, so the queue closes (and
+        // the committer ends) when the last handler's context is dropped.
+        let committer = ctx.clone();
+        let (batches, incoming) = batch::Batches::channel();
+        tokio::spawn(batch::run(committer, incoming));
+        ctx.notification_batches = Some(batches);
     }
+    ctx
 }
 
 /// The context the command-line tools (`shop settle`) work with: the same database and Alipay

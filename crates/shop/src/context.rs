@@ -9,6 +9,7 @@ use std::time::Duration;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::hashers::Hashers;
+use crate::payments::notify::batch::Batches;
 use crate::store::Db;
 use crate::store::order_writer::OrderWriter;
 
@@ -74,6 +75,9 @@ pub struct Context {
     pub alipay: alipay::Client,
     /// New orders, stored in batches.
     pub order_writer: OrderWriter,
+    /// Verified notifications, committed in batches (SQLite; `None` on PostgreSQL, where each
+    /// commits alone).
+    pub notification_batches: Option<Batches>,
     /// Payment settings.
     pub settings: Arc<Settings>,
     /// Bounds on work.

@@ -183,8 +183,10 @@ impl Db {
 type ConnectFuture<'c> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
 
-/// WAL (readers beside the writer), `synchronous = NORMAL` (durable at checkpoints, safe with
-/// WAL), foreign keys on, and a generous busy timeout for the rare cross-process lock.
+/// WAL (readers beside the writer), `synchronous = FULL` (every commit is on disk before it
+/// returns: an acknowledged notification or order survives a power cut, not only a crash; the
+/// writers group their commits to pay for it), foreign keys on, and a generous busy timeout
+/// for the rare cross-process lock.
 fn sqlite_pragmas(
     conn: &mut sqlx::AnyConnection,
     _meta: sqlx::pool::PoolConnectionMetadata,
@@ -193,7 +195,7 @@ fn sqlite_pragmas(
         // One statement per call: not every driver path runs the rest of a multi-statement string.
         for pragma in [
             "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = NORMAL",
+            "PRAGMA synchronous = FULL",
             "PRAGMA foreign_keys = ON",
             "PRAGMA busy_timeout = 10000",
         ] {
@@ -201,6 +203,33 @@ fn sqlite_pragmas(
         }
         Ok(())
     })
+}
+
+/// Marks a point in `tx` to roll back to: one unit of a group commit. Savepoints nest; each
+/// is ended by [`release_savepoint`] or [`rollback_to_savepoint`].
+pub async fn savepoint(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("SAVEPOINT unit").execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Keeps what was done since the last [`savepoint`] (in the enclosing transaction).
+pub async fn release_savepoint(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("RELEASE SAVEPOINT unit")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Undoes what was done since the last [`savepoint`], and ends it; the rest of the transaction
+/// stands (on PostgreSQL, it is usable again after an error).
+pub async fn rollback_to_savepoint(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("ROLLBACK TO SAVEPOINT unit")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("RELEASE SAVEPOINT unit")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Now, as stored: Unix milliseconds.

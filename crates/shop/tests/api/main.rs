@@ -9,6 +9,7 @@ mod authority;
 mod backoffice;
 mod compat;
 mod crash;
+mod group_commit;
 mod guardrails;
 mod limits;
 mod notify;

@@ -1,11 +1,15 @@
 //! Receiving Alipay's asynchronous notifications: verify, keep, act, answer.
 //!
 //! Every notification is kept with its verdict. One that verifies is stored whole, in the same
-//! transaction as what it caused, and answered `success` only after that commit. One that does
-//! not verify changes nothing; it is kept for the record, but bounded: at most
-//! [`REJECTED_BODY_LIMIT`] bytes of it (with the length and SHA-256 of the whole), at most
-//! `notify_failures_per_minute` per sender address (beyond that it is answered 429 and not
-//! stored), and only for `rejected_retention_days`.
+//! transaction as what it caused, and answered `success` only after that commit is durable. On
+//! SQLite that transaction is shared: verified notifications are committed in groups
+//! ([`batch`]), each in a savepoint of its own, so one fsync answers many and a failing one
+//! does not fail the others. One that does not verify changes nothing; it is kept for the
+//! record, but bounded: at most [`REJECTED_BODY_LIMIT`] bytes of it (with the length and SHA-256
+//! of the whole), at most `notify_failures_per_minute` per sender address (beyond that it is
+//! answered 429 and not stored), and only for `rejected_retention_days`.
+
+pub mod batch;
 
 use std::net::IpAddr;
 
@@ -16,7 +20,7 @@ use super::{Source, refunds, retry_on_conflict};
 use crate::context::Context;
 use crate::log::cut;
 use crate::store::notifications::{self, Received};
-use crate::store::{StoreError, now_ms};
+use crate::store::{StoreError, Tx, now_ms};
 
 /// How to answer Alipay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,70 +72,97 @@ pub async fn receive_notification(
         return reject(ctx, body, peer, "wrong_seller", detail).await;
     }
 
-    let peer_text = peer.map(|ip| ip.to_string());
-    let (verdict, reply) = retry_on_conflict(|| async {
-        let mut tx = ctx.db.begin().await?;
-        let (verdict, detail, reply) = if is_refund(&notification) {
-            let (verdict, detail) = refunds::notified(&mut tx, ctx, &notification).await?;
-            let reply = if verdict == "unknown_order" {
-                Reply::Failure
-            } else {
-                Reply::Success
-            };
-            (verdict, detail, reply)
-        } else {
-            let report = Report {
-                status: notification
-                    .trade_status
-                    .clone()
-                    .unwrap_or_else(|| alipay::TradeStatus::parse("")),
-                trade_no: notification.trade_no.clone(),
-                amount: notification.total_amount,
-                paid_at: notification.gmt_payment,
-            };
-            let outcome = confirm::apply_report(
-                &mut tx,
-                ctx,
-                &notification.out_trade_no,
-                &report,
-                Source::Notify,
-            )
-            .await?;
-            let reply = match outcome {
-                Outcome::UnknownOrder | Outcome::Incomplete => Reply::Failure,
-                _ => Reply::Success,
-            };
-            let detail = match outcome {
-                Outcome::Waiting => format!("trade_status {}", report.status.as_str()),
-                Outcome::Incomplete => "no total_amount".to_owned(),
-                _ => String::new(),
-            };
-            (outcome.verdict(), detail, reply)
-        };
-        notifications::record(
-            &mut tx,
-            &Received {
-                body,
-                verdict,
-                notify_id: Some(&notification.notify_id),
-                out_trade_no: Some(&notification.out_trade_no),
-                trade_status: notification
-                    .trade_status
-                    .as_ref()
-                    .map(alipay::TradeStatus::as_str),
-                detail: &detail,
-                body_len: body.len(),
-                body_sha256: None,
-                peer: peer_text.as_deref(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok((verdict, reply))
-    })
-    .await?;
+    let peer = peer.map(|ip| ip.to_string());
+    let batched = match &ctx.notification_batches {
+        Some(batches) => batches.commit(&notification, body, peer.as_deref()).await,
+        None => None,
+    };
+    let Handled { verdict, reply } = match batched {
+        Some(handled) => handled,
+        // Not committed in a batch (none on this database, or it failed in its batch): alone.
+        None => {
+            retry_on_conflict(|| async {
+                let mut tx = ctx.db.begin().await?;
+                let handled = handle(&mut tx, ctx, &notification, body, peer.as_deref()).await?;
+                tx.commit().await?;
+                Ok(handled)
+            })
+            .await?
+        }
+    };
     metrics::counter!("shop_notifications_total", "verdict" => verdict).increment(1);
     Ok(reply)
+}
+
+/// What a verified notification led to.
+#[derive(Clone, Copy, Debug)]
+pub struct Handled {
+    /// Stored with the notification.
+    pub verdict: &'static str,
+    /// The answer, once the transaction has committed.
+    pub reply: Reply,
+}
+
+/// Acts on a verified notification inside `tx` and keeps it with its verdict: the whole of
+/// what a notification does, whatever transaction it shares.
+async fn handle(
+    tx: &mut Tx,
+    ctx: &Context,
+    notification: &alipay::Notification,
+    body: &[u8],
+    peer: Option<&str>,
+) -> Result<Handled, StoreError> {
+    let (verdict, detail, reply) = if is_refund(notification) {
+        let (verdict, detail) = refunds::notified(tx, ctx, notification).await?;
+        let reply = if verdict == "unknown_order" {
+            Reply::Failure
+        } else {
+            Reply::Success
+        };
+        (verdict, detail, reply)
+    } else {
+        let report = Report {
+            status: notification
+                .trade_status
+                .clone()
+                .unwrap_or_else(|| alipay::TradeStatus::parse("")),
+            trade_no: notification.trade_no.clone(),
+            amount: notification.total_amount,
+            paid_at: notification.gmt_payment,
+        };
+        let outcome =
+            confirm::apply_report(tx, ctx, &notification.out_trade_no, &report, Source::Notify)
+                .await?;
+        let reply = match outcome {
+            Outcome::UnknownOrder | Outcome::Incomplete => Reply::Failure,
+            _ => Reply::Success,
+        };
+        let detail = match outcome {
+            Outcome::Waiting => format!("trade_status {}", report.status.as_str()),
+            Outcome::Incomplete => "no total_amount".to_owned(),
+            _ => String::new(),
+        };
+        (outcome.verdict(), detail, reply)
+    };
+    notifications::record(
+        tx,
+        &Received {
+            body,
+            verdict,
+            notify_id: Some(&notification.notify_id),
+            out_trade_no: Some(&notification.out_trade_no),
+            trade_status: notification
+                .trade_status
+                .as_ref()
+                .map(alipay::TradeStatus::as_str),
+            detail: &detail,
+            body_len: body.len(),
+            body_sha256: None,
+            peer,
+        },
+    )
+    .await?;
+    Ok(Handled { verdict, reply })
 }
 
 /// A refund notification names the refund (`out_biz_no`) or carries a refunded amount.
