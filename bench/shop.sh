@@ -50,7 +50,7 @@ wrk -t$threads -c32 -d"$duration" --latency -s bench/order.lua "$base/api/orders
 
 echo "== 2. POST /alipay/notify, distinct orders ($db, wrk -t$threads -c32 -d$duration)"
 "$target/examples/benchtool" notifications --database-url "$database_url" --data-dir "$work" --out "$work/bodies.txt"
-BODIES="$work/bodies.txt" THREADS=$threads wrk -t$threads -c32 -d"$duration" --latency -s bench/notify.lua "$base/alipay/notify" | tee "$work/notify.txt" | grep -E "Requests/sec|50%|99%|success="
+BODIES="$work/bodies.txt" THREADS=$threads wrk -t$threads -c32 -d"$duration" --latency -s bench/notify.lua "$base/alipay/notify" | tee "$work/notify.txt" | grep -E "Requests/sec|50%|99%|RESULT"
 
 echo "== 3. POST /alipay/notify at a fixed 1000/s ($db, oha -q 1000 -z $duration)"
 head -n 1 "$work/bodies.txt" | tr -d '\n' > "$work/one.txt"

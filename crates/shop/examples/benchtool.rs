@@ -1,5 +1,6 @@
-//! Helpers for `bench/shop.sh`: prepare a demo-mode shop for load tests and drive end-to-end
-//! payments. Not part of the shop; the load itself comes from wrk and oha.
+//! Helpers for `bench/shop.sh` and `bench/side-by-side.sh`: prepare a demo-mode shop for load
+//! tests, drive end-to-end payments, and measure the machine's durable commit rate. Not part of
+//! the shop; the load itself comes from wrk and oha.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A benchmark tool: fail loudly.
 
@@ -59,6 +60,16 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// The machine's limit for durable writes: one-row transactions, one after another, on a
+    /// SQLite file in WAL mode with `synchronous = FULL` (what the shop uses), through the same
+    /// driver; prints `commits_per_s=N`.
+    CommitLimit {
+        /// The database file to make (deleted first).
+        #[arg(long)]
+        path: std::path::PathBuf,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
 }
 
 #[tokio::main]
@@ -83,7 +94,43 @@ async fn main() {
             count,
             concurrency,
         } => payments(&base, &token, first_course, count, concurrency).await,
+        Command::CommitLimit { path, seconds } => commit_limit(&path, seconds).await,
     }
+}
+
+async fn commit_limit(path: &std::path::Path, seconds: u64) {
+    use sqlx::Connection as _;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut commits: u64 = 0;
+    while Instant::now() < until {
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("INSERT INTO t (at) VALUES ($1)")
+            .bind(commits as i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        commits += 1;
+    }
+    println!(
+        "commits_per_s={:.0}",
+        commits as f64 / started.elapsed().as_secs_f64()
+    );
 }
 
 async fn setup(base: &str, database_url: &str, user: &str, courses: i64) {
