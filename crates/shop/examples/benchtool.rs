@@ -34,7 +34,9 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         courses: i64,
     },
-    /// Writes one signed TRADE_SUCCESS notification body per unpaid order, one per line.
+    /// Stores `count` new unpaid orders, each for two courses nobody owns yet (so that paying
+    /// it is an ordinary first payment: two enrolments, no double payment), with a pay link
+    /// issued, and writes one signed TRADE_SUCCESS notification body per order, one per line.
     Notifications {
         #[arg(long)]
         database_url: String,
@@ -43,8 +45,11 @@ enum Command {
         data_dir: std::path::PathBuf,
         #[arg(long)]
         out: std::path::PathBuf,
-        #[arg(long, default_value_t = 100_000)]
-        limit: i64,
+        #[arg(long, default_value_t = 20_000)]
+        count: i64,
+        /// The buyer (made by `setup`).
+        #[arg(long, default_value = "bench")]
+        user: String,
     },
     /// Complete payments end to end: order, cashier, pay, notification, paid.
     Payments {
@@ -85,8 +90,9 @@ async fn main() {
             database_url,
             data_dir,
             out,
-            limit,
-        } => notifications(&database_url, &data_dir, &out, limit).await,
+            count,
+            user,
+        } => notifications(&database_url, &data_dir, &out, count, &user).await,
         Command::Payments {
             base,
             token,
@@ -100,7 +106,9 @@ async fn main() {
 
 async fn commit_limit(path: &std::path::Path, seconds: u64) {
     use sqlx::Connection as _;
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous,
+    };
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -171,17 +179,76 @@ async fn notifications(
     database_url: &str,
     data_dir: &std::path::Path,
     out: &std::path::Path,
-    limit: i64,
+    count: i64,
+    user: &str,
 ) {
     let db = Db::connect(database_url).await.unwrap();
     let key = PrivateKey::from_file(data_dir.join("sandbox_alipay_key.pem")).unwrap();
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT out_trade_no, total_fen FROM orders WHERE status = 'unpaid' LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(db.reader())
-    .await
-    .unwrap();
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(user)
+        .fetch_one(db.reader())
+        .await
+        .expect("the bench user (run `benchtool setup` first)");
+    let stamp = shop::store::now_ms();
+    let first_course: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM courses")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let mut rows: Vec<(String, i64)> = Vec::new();
+    // Many rows per statement: 60,000 orders take seconds, not a minute.
+    for chunk_start in (0..count).step_by(200) {
+        let chunk: Vec<i64> = (chunk_start..count.min(chunk_start + 200)).collect();
+        let courses: Vec<i64> = chunk
+            .iter()
+            .flat_map(|i| [first_course + 2 * i, first_course + 2 * i + 1])
+            .collect();
+        let sql = dollars(&format!(
+            "INSERT INTO courses (id, name, description, price_fen) VALUES {}",
+            vec!["(?, 'Bench course', 'bench', 9900)"; courses.len()].join(", ")
+        ));
+        let mut query = sqlx::query(&sql);
+        for course in &courses {
+            query = query.bind(*course);
+        }
+        query.execute(&mut *tx).await.unwrap();
+        let numbers: Vec<String> = chunk.iter().map(|i| format!("BN{stamp}{i:08}")).collect();
+        let sql = dollars(&format!(
+            "INSERT INTO orders (out_trade_no, user_id, subject, total_fen, status, created_at, updated_at, expires_at, pay_link_at, next_check_at) VALUES {} RETURNING id, out_trade_no",
+            vec!["(?, ?, 'bench', 19800, 'unpaid', ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        ));
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for no in &numbers {
+            query = query
+                .bind(no)
+                .bind(user_id)
+                .bind(stamp)
+                .bind(stamp)
+                .bind(stamp + 3_600_000)
+                .bind(stamp)
+                .bind(stamp + 3_600_000);
+        }
+        let ids: std::collections::HashMap<String, i64> = query
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, no)| (no, id))
+            .collect();
+        let sql = dollars(&format!(
+            "INSERT INTO order_items (order_id, course_id, course_name, price_fen, real_price_fen) VALUES {}",
+            vec!["(?, ?, 'Bench course', 9900, 9900)"; courses.len()].join(", ")
+        ));
+        let mut query = sqlx::query(&sql);
+        for (no, i) in numbers.iter().zip(&chunk) {
+            for course in [first_course + 2 * i, first_course + 2 * i + 1] {
+                query = query.bind(ids[no]).bind(course);
+            }
+        }
+        query.execute(&mut *tx).await.unwrap();
+        rows.extend(numbers.into_iter().map(|no| (no, 19800)));
+    }
+    tx.commit().await.unwrap();
     let mut lines = String::new();
     for (i, (out_trade_no, total_fen)) in rows.iter().enumerate() {
         let amount = alipay::Money::from_fen(*total_fen).to_string();
@@ -220,6 +287,21 @@ async fn notifications(
         rows.len(),
         out.display()
     );
+}
+
+/// `?` placeholders numbered `$1, $2, …` (the dialect both databases take).
+fn dollars(sql: &str) -> String {
+    let mut numbered = String::with_capacity(sql.len() * 2);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            numbered.push_str(&format!("${n}"));
+        } else {
+            numbered.push(c);
+        }
+    }
+    numbered
 }
 
 async fn payments(base: &str, token: &str, first_course: i64, count: usize, concurrency: usize) {

@@ -317,7 +317,10 @@ pub async fn close_unpaid(
             },
             ..Facts::default()
         };
-        if !apply(&mut tx, &order, Transition::Cancel, Source::Admin, &facts).await? {
+        if !apply(&mut tx, &order, Transition::Cancel, Source::Admin, &facts)
+            .await?
+            .moved()
+        {
             return Ok(Err(BackofficeError::WrongStatus(order.status)));
         }
         tx.commit().await?;

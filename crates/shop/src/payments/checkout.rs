@@ -210,6 +210,7 @@ pub async fn cancel_by_buyer(
         &Facts::default(),
     )
     .await?
+    .moved()
     {
         return Err(PaymentError::WrongStatus(current.status));
     }
@@ -247,7 +248,8 @@ async fn expire(ctx: &Context, out_trade_no: &str) -> Result<bool, StoreError> {
             Source::Timeout,
             &facts,
         )
-        .await?;
+        .await?
+        .moved();
     }
     tx.commit().await?;
     Ok(moved)

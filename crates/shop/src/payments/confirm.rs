@@ -6,7 +6,7 @@ use alipay::api::TradeQuery;
 use alipay::{Money, TradeStatus};
 use time::OffsetDateTime;
 
-use super::{Facts, Source, apply, call, millis, refunds, retry_on_conflict};
+use super::{Applied, Facts, Source, apply, call, millis, refunds, retry_on_conflict};
 use crate::context::Context;
 use crate::domain::trade::transition_for;
 use crate::domain::{AnomalyKind, Order, OrderStatus, Transition};
@@ -152,12 +152,13 @@ async fn paid(
             late => format!("payment arrived while the order was {late}; kept"),
         },
     };
-    apply(tx, &order, Transition::Pay, source, &facts).await?;
     // A second payment for a course the buyer already paid for: the money is kept on record and
     // given back in full, through the outbox.
-    let owned = orders::owned_through_other_orders(tx, &order).await?;
-    if !owned.is_empty() {
-        refunds::refund_double_payment(tx, ctx, &order, &owned, source).await?;
+    if apply(tx, &order, Transition::Pay, source, &facts).await? == Applied::PaidForOwnedCourses {
+        let owned = orders::owned_through_other_orders(tx, &order).await?;
+        if !owned.is_empty() {
+            refunds::refund_double_payment(tx, ctx, &order, &owned, source).await?;
+        }
     }
     Ok(Outcome::Paid)
 }
@@ -255,7 +256,10 @@ async fn closed(
         ..Facts::default()
     };
     Ok(
-        if apply(tx, &order, Transition::Cancel, source, &facts).await? {
+        if apply(tx, &order, Transition::Cancel, source, &facts)
+            .await?
+            .moved()
+        {
             Outcome::Closed
         } else {
             Outcome::AlreadyClosed

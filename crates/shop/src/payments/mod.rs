@@ -125,9 +125,29 @@ pub struct Facts {
     pub detail: String,
 }
 
+/// What [`apply`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing: the order was already past this point (e.g. a duplicate notification).
+    Unchanged,
+    /// The order moved.
+    Moved,
+    /// The order moved to paid, and its buyer already had some of its courses (through other
+    /// orders, see [`orders::owned_through_other_orders`]): a second payment for them.
+    PaidForOwnedCourses,
+}
+
+impl Applied {
+    /// Whether the order moved.
+    #[must_use]
+    pub fn moved(self) -> bool {
+        self != Applied::Unchanged
+    }
+}
+
 /// **The** state-change path: moves `order` by `transition` if its current status allows it,
-/// with a compare-and-set inside `tx`, and does what the new state implies. Returns whether the
-/// order moved (false: it was already past this point, e.g. a duplicate notification).
+/// with a compare-and-set inside `tx`, and does what the new state implies. Returns what it did
+/// ([`Applied::Unchanged`]: it was already past this point, e.g. a duplicate notification).
 ///
 /// `order` must have been read under lock in `tx` ([`orders::lock`]): then the compare-and-set
 /// cannot lose. If it does anyway (a caller that did not lock), the change is refused with
@@ -139,9 +159,9 @@ pub async fn apply(
     transition: Transition,
     source: Source,
     facts: &Facts,
-) -> Result<bool, StoreError> {
+) -> Result<Applied, StoreError> {
     let Some(to) = order.status.apply(transition) else {
-        return Ok(false);
+        return Ok(Applied::Unchanged);
     };
     let fields = StatusFields {
         trade_no: facts.trade_no.clone(),
@@ -153,8 +173,13 @@ pub async fn apply(
             order.out_trade_no
         )));
     }
+    let mut applied = Applied::Moved;
     match to {
-        OrderStatus::Paid => orders::grant(tx, order).await?,
+        OrderStatus::Paid => {
+            if !orders::grant(tx, order).await?.all {
+                applied = Applied::PaidForOwnedCourses;
+            }
+        }
         OrderStatus::Refunded => {
             let all: Vec<i64> = order.course_ids().collect();
             orders::revoke(tx, order, &all).await?;
@@ -180,7 +205,7 @@ pub async fn apply(
     .await?;
     metrics::counter!("shop_order_transitions_total", "to" => to.as_str(), "source" => source.as_str()).increment(1);
     tracing::info!(order.out_trade_no = %order.out_trade_no, from = %order.status, to = %to, source = source.as_str(), "order {} is now {}", order.out_trade_no, to);
-    Ok(true)
+    Ok(applied)
 }
 
 /// Runs a transactional use case again when it lost a compare-and-set race

@@ -21,10 +21,11 @@ pub mod refunds;
 pub mod settlements;
 pub mod users;
 
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 
 /// Which database is behind the pools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +66,65 @@ impl StoreError {
 }
 
 /// A write transaction.
-pub type Tx = Transaction<'static, Any>;
+///
+/// Rows of the append-only logs (order events, kept notifications) are written when it
+/// commits, many per statement, rather than one round trip each: on SQLite every statement is
+/// a hand-over to the one writer's thread, and those round trips, not the disk, were what
+/// bounded a batch of notifications. Nothing reads those logs inside a write transaction; a
+/// rolled-back transaction writes none of them. Everything else executes at once, on the
+/// connection this dereferences to.
+///
+/// It also holds orders read ahead under lock ([`orders::prefetch`]), each given out once by
+/// [`orders::lock`] instead of a statement of its own.
+#[derive(Debug)]
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    events: Vec<events::Row>,
+    notifications: Vec<notifications::Row>,
+    prefetched: std::collections::HashMap<String, Option<crate::domain::Order>>,
+}
+
+impl Tx {
+    /// Writes the deferred rows, then commits.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        events::flush(&mut self.inner, &self.events).await?;
+        notifications::flush(&mut self.inner, &self.notifications).await?;
+        self.inner.commit().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
+
+/// `($1, …, $columns), (…)`: the placeholders of a multi-row `VALUES` for `rows` rows.
+fn values(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns + column + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 /// The shop's database.
 #[derive(Clone, Debug)]
@@ -107,14 +166,18 @@ impl Db {
                 }
             }
             Backend::Sqlite => {
+                // An embedded file has no network to go stale over: no ping before every
+                // transaction (each one a round trip to the connection's thread).
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(sqlite_pragmas)
                     .connect_with(options.clone())
                     .await?;
                 let read = AnyPoolOptions::new()
                     .max_connections(8)
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
                     .after_connect(sqlite_pragmas)
                     .connect_with(options)
@@ -155,7 +218,12 @@ impl Db {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.write.begin().await?)
+        Ok(Tx {
+            inner: self.write.begin().await?,
+            events: Vec::new(),
+            notifications: Vec::new(),
+            prefetched: std::collections::HashMap::new(),
+        })
     }
 
     /// `FOR UPDATE` where the database has row locks (SQLite's single writer already serialises).
@@ -164,6 +232,15 @@ impl Db {
         match self.backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
+        }
+    }
+
+    /// `FOR UPDATE OF <table>`, for a query that joins other tables to the rows it locks.
+    #[must_use]
+    pub fn for_update_of(&self, table: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!(" FOR UPDATE OF {table}"),
+            Backend::Sqlite => String::new(),
         }
     }
 
@@ -203,33 +280,6 @@ fn sqlite_pragmas(
         }
         Ok(())
     })
-}
-
-/// Marks a point in `tx` to roll back to: one unit of a group commit. Savepoints nest; each
-/// is ended by [`release_savepoint`] or [`rollback_to_savepoint`].
-pub async fn savepoint(tx: &mut Tx) -> Result<(), StoreError> {
-    sqlx::query("SAVEPOINT unit").execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Keeps what was done since the last [`savepoint`] (in the enclosing transaction).
-pub async fn release_savepoint(tx: &mut Tx) -> Result<(), StoreError> {
-    sqlx::query("RELEASE SAVEPOINT unit")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Undoes what was done since the last [`savepoint`], and ends it; the rest of the transaction
-/// stands (on PostgreSQL, it is usable again after an error).
-pub async fn rollback_to_savepoint(tx: &mut Tx) -> Result<(), StoreError> {
-    sqlx::query("ROLLBACK TO SAVEPOINT unit")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("RELEASE SAVEPOINT unit")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Now, as stored: Unix milliseconds.

@@ -1,8 +1,8 @@
 //! Every notification as it arrived, with the verdict it got.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row as _};
 
-use super::{Db, StoreError, Tx, now_ms};
+use super::{Db, StoreError, Tx, now_ms, values};
 use crate::domain::notification::Stored;
 
 /// What the shop made of a notification.
@@ -29,23 +29,61 @@ pub struct Received<'a> {
     pub peer: Option<&'a str>,
 }
 
-/// Keeps a notification inside the transaction that acted on it.
+/// Keeps a notification inside the transaction that acted on it (written when it commits).
 pub async fn record(tx: &mut Tx, received: &Received<'_>) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO notifications (received_at, body, verdict, notify_id, out_trade_no, trade_status, detail, body_len, body_sha256, peer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(now_ms())
-    .bind(received.body)
-    .bind(received.verdict)
-    .bind(received.notify_id.map(text))
-    .bind(received.out_trade_no.map(text))
-    .bind(received.trade_status.map(text))
-    .bind(text(received.detail))
-    .bind(i64::try_from(received.body_len).unwrap_or(i64::MAX))
-    .bind(received.body_sha256)
-    .bind(received.peer.map(text))
-    .execute(&mut **tx)
-    .await?;
+    tx.notifications.push(Row {
+        received_at: now_ms(),
+        body: received.body.to_vec(),
+        verdict: received.verdict.to_owned(),
+        notify_id: received.notify_id.map(text),
+        out_trade_no: received.out_trade_no.map(text),
+        trade_status: received.trade_status.map(text),
+        detail: text(received.detail),
+        body_len: i64::try_from(received.body_len).unwrap_or(i64::MAX),
+        body_sha256: received.body_sha256.map(str::to_owned),
+        peer: received.peer.map(text),
+    });
+    Ok(())
+}
+
+/// A notification waiting for its transaction's commit.
+#[derive(Debug)]
+pub(super) struct Row {
+    received_at: i64,
+    body: Vec<u8>,
+    verdict: String,
+    notify_id: Option<String>,
+    out_trade_no: Option<String>,
+    trade_status: Option<String>,
+    detail: String,
+    body_len: i64,
+    body_sha256: Option<String>,
+    peer: Option<String>,
+}
+
+/// Writes `rows`, in order, up to a hundred per statement.
+pub(super) async fn flush(conn: &mut AnyConnection, rows: &[Row]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(100) {
+        let sql = format!(
+            "INSERT INTO notifications (received_at, body, verdict, notify_id, out_trade_no, trade_status, detail, body_len, body_sha256, peer) VALUES {}",
+            values(chunk.len(), 10)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(row.received_at)
+                .bind(row.body.as_slice())
+                .bind(row.verdict.as_str())
+                .bind(row.notify_id.as_deref())
+                .bind(row.out_trade_no.as_deref())
+                .bind(row.trade_status.as_deref())
+                .bind(row.detail.as_str())
+                .bind(row.body_len)
+                .bind(row.body_sha256.as_deref())
+                .bind(row.peer.as_deref());
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

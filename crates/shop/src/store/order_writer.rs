@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Db, StoreError, now_ms};
+use super::{Db, StoreError, now_ms, values};
 use crate::domain::checkout::Priced;
 use crate::domain::{Item, Order};
 use crate::domain::{Money, OrderStatus};
@@ -114,25 +114,6 @@ async fn run(db: Db, mut incoming: mpsc::Receiver<(NewOrder, Reply)>) {
         }
         metrics::counter!("shop_order_batches_total").increment(1);
     }
-}
-
-/// `($1, $2, …), (…)` for `rows` rows of `columns` parameters.
-fn values(rows: usize, columns: usize) -> String {
-    let mut sql = String::new();
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", row * columns + column + 1));
-        }
-        sql.push(')');
-    }
-    sql
 }
 
 async fn write_batch(db: &Db, batch: Vec<NewOrder>) -> Result<Vec<Written>, StoreError> {

@@ -8,6 +8,8 @@ use super::{Db, StoreError, Tx, now_ms};
 use crate::domain::{Enrollment, Item, Money, Order, OrderStatus};
 
 const COLUMNS: &str = "id, out_trade_no, user_id, subject, total_fen, status, trade_no, paid_at, refunded_fen, created_at, expires_at, pay_link_at, check_attempts";
+/// [`COLUMNS`] of the orders table named `o`.
+const LOCK_COLUMNS: &str = "o.id, o.out_trade_no, o.user_id, o.subject, o.total_fen, o.status, o.trade_no, o.paid_at, o.refunded_fen, o.created_at, o.expires_at, o.pay_link_at, o.check_attempts";
 
 fn money(row: &AnyRow, column: &str) -> Result<Money, StoreError> {
     let fen: i64 = row.try_get(column)?;
@@ -44,16 +46,16 @@ async fn items(
         .bind(order_id)
         .fetch_all(executor)
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Item {
-                course_id: row.try_get("course_id")?,
-                course_name: row.try_get("course_name")?,
-                price: money(row, "price_fen")?,
-                real_price: money(row, "real_price_fen")?,
-            })
-        })
-        .collect()
+    rows.iter().map(item).collect()
+}
+
+fn item(row: &AnyRow) -> Result<Item, StoreError> {
+    Ok(Item {
+        course_id: row.try_get("course_id")?,
+        course_name: row.try_get("course_name")?,
+        price: money(row, "price_fen")?,
+        real_price: money(row, "real_price_fen")?,
+    })
 }
 
 /// An order with its lines.
@@ -72,12 +74,64 @@ pub async fn get(db: &Db, out_trade_no: &str) -> Result<Option<Order>, StoreErro
 
 /// An order with its lines, locked for the rest of the transaction.
 pub async fn lock(tx: &mut Tx, db: &Db, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
+    // Read ahead in this transaction and not given out yet: nothing has written to it since.
+    if let Some(prefetched) = tx.prefetched.remove(out_trade_no) {
+        return Ok(prefetched);
+    }
     lock_where(tx, db, "out_trade_no = $1", Key::Text(out_trade_no)).await
 }
 
 /// An order by row id, with its lines, locked for the rest of the transaction.
 pub async fn lock_by_id(tx: &mut Tx, db: &Db, order_id: i64) -> Result<Option<Order>, StoreError> {
+    // Whoever locks an order may change it: a copy read ahead is no longer to be given out.
+    tx.prefetched
+        .retain(|_, order| order.as_ref().is_none_or(|o| o.id != order_id));
     lock_where(tx, db, "id = $1", Key::Id(order_id)).await
+}
+
+/// Reads the orders `numbers` (with their lines) under lock in one statement, for a batch that
+/// will [`lock`] each of them next: each is then given out once, without a statement of its
+/// own (a number with no order, as `None`). A later [`lock`] of the same order reads it again,
+/// so a second notification for it in the batch sees what the first did. Should a copy be
+/// stale anyway, the compare-and-set every change goes through refuses it.
+pub async fn prefetch(tx: &mut Tx, db: &Db, numbers: &[&str]) -> Result<(), StoreError> {
+    for chunk in numbers.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {LOCK_COLUMNS}, i.course_id, i.course_name, i.price_fen, i.real_price_fen \
+             FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+             WHERE o.out_trade_no IN ({}) ORDER BY o.id, i.course_id{}",
+            placeholders.join(", "),
+            db.for_update_of("o")
+        );
+        let mut query = sqlx::query(&sql);
+        for no in chunk {
+            query = query.bind(*no);
+        }
+        let rows = query.fetch_all(&mut **tx).await?;
+        for no in chunk {
+            tx.prefetched.insert((*no).to_owned(), None);
+        }
+        let mut current: Option<Order> = None;
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            if current.as_ref().is_none_or(|o| o.id != id) {
+                if let Some(done) = current.take() {
+                    tx.prefetched.insert(done.out_trade_no.clone(), Some(done));
+                }
+                current = Some(order(row)?);
+            }
+            if row.try_get::<Option<i64>, _>("course_id")?.is_some()
+                && let Some(order) = current.as_mut()
+            {
+                order.items.push(item(row)?);
+            }
+        }
+        if let Some(done) = current {
+            tx.prefetched.insert(done.out_trade_no.clone(), Some(done));
+        }
+    }
+    Ok(())
 }
 
 enum Key<'a> {
@@ -91,20 +145,29 @@ async fn lock_where(
     condition: &str,
     key: Key<'_>,
 ) -> Result<Option<Order>, StoreError> {
+    // The order and its lines in one statement (one round trip to the writer), the order's
+    // row locked on PostgreSQL.
     let sql = format!(
-        "SELECT {COLUMNS} FROM orders WHERE {condition}{}",
-        db.for_update()
+        "SELECT {LOCK_COLUMNS}, i.course_id, i.course_name, i.price_fen, i.real_price_fen \
+         FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+         WHERE o.{condition} ORDER BY i.course_id{}",
+        db.for_update_of("o")
     );
     let query = sqlx::query(&sql);
     let query = match key {
         Key::Text(text) => query.bind(text),
         Key::Id(id) => query.bind(id),
     };
-    let Some(row) = query.fetch_optional(&mut **tx).await? else {
+    let rows = query.fetch_all(&mut **tx).await?;
+    let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let mut found = order(&row)?;
-    found.items = items(&mut **tx, found.id).await?;
+    let mut found = order(first)?;
+    for row in &rows {
+        if row.try_get::<Option<i64>, _>("course_id")?.is_some() {
+            found.items.push(item(row)?);
+        }
+    }
     Ok(Some(found))
 }
 
@@ -184,18 +247,36 @@ pub async fn add_refunded(tx: &mut Tx, order_id: i64, amount: Money) -> Result<(
 
 /// Gives the buyer the order's courses. A course the buyer already owns through another order
 /// stays with that order (one enrolment per course).
-pub async fn grant(tx: &mut Tx, order: &Order) -> Result<(), StoreError> {
-    let now = now_ms();
-    for item in &order.items {
-        sqlx::query("INSERT INTO enrollments (user_id, course_id, order_id, granted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-            .bind(order.user_id)
-            .bind(item.course_id)
-            .bind(order.id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+pub async fn grant(tx: &mut Tx, order: &Order) -> Result<Granted, StoreError> {
+    if order.items.is_empty() {
+        return Ok(Granted { all: true });
     }
-    Ok(())
+    let now = now_ms();
+    let rows: Vec<String> = (0..order.items.len())
+        .map(|i| format!("($1, ${}, $2, $3)", i + 4))
+        .collect();
+    let sql = format!(
+        "INSERT INTO enrollments (user_id, course_id, order_id, granted_at) VALUES {} ON CONFLICT DO NOTHING",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(order.user_id)
+        .bind(order.id)
+        .bind(now);
+    for item in &order.items {
+        query = query.bind(item.course_id);
+    }
+    let inserted = query.execute(&mut **tx).await?.rows_affected();
+    Ok(Granted {
+        all: inserted == order.items.len() as u64,
+    })
+}
+
+/// What [`grant`] did.
+#[derive(Clone, Copy, Debug)]
+pub struct Granted {
+    /// Every course was new to the buyer (none owned already, through any order).
+    pub all: bool,
 }
 
 /// Of `order`'s courses, those its buyer already owns through another order that is still paid
@@ -204,22 +285,22 @@ pub async fn owned_through_other_orders(
     tx: &mut Tx,
     order: &Order,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut owned = Vec::new();
-    for course_id in order.course_ids() {
-        let other: Option<i64> = sqlx::query_scalar(
-            "SELECT e.order_id FROM enrollments e JOIN orders o ON o.id = e.order_id \
-             WHERE e.user_id = $1 AND e.course_id = $2 AND e.order_id <> $3 AND o.status = 'paid'",
-        )
-        .bind(order.user_id)
-        .bind(course_id)
-        .bind(order.id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if other.is_some() {
-            owned.push(course_id);
-        }
+    let courses: Vec<i64> = order.course_ids().collect();
+    if courses.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(owned)
+    let placeholders: Vec<String> = (0..courses.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT DISTINCT e.course_id FROM enrollments e JOIN orders o ON o.id = e.order_id \
+         WHERE e.user_id = $1 AND e.order_id <> $2 AND o.status = 'paid' AND e.course_id IN ({}) \
+         ORDER BY e.course_id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(order.user_id).bind(order.id);
+    for course in &courses {
+        query = query.bind(*course);
+    }
+    Ok(query.fetch_all(&mut **tx).await?)
 }
 
 /// Takes back the courses `course_ids` that `order` gave. A course another paid order of the

@@ -1,5 +1,5 @@
-//! Group commit of notifications on SQLite: one transaction for a batch, a savepoint for each
-//! notification in it. The batch here is made deterministic by queueing every notification
+//! Group commit of notifications on SQLite: one transaction for a batch; a notification that
+//! fails is left out and the others committed without it. The batch here is made deterministic by queueing every notification
 //! before the committer starts, so all of them are taken in one transaction.
 
 use reqwest::StatusCode;

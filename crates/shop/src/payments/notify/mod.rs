@@ -3,8 +3,7 @@
 //! Every notification is kept with its verdict. One that verifies is stored whole, in the same
 //! transaction as what it caused, and answered `success` only after that commit is durable. On
 //! SQLite that transaction is shared: verified notifications are committed in groups
-//! ([`batch`]), each in a savepoint of its own, so one fsync answers many and a failing one
-//! does not fail the others. One that does not verify changes nothing; it is kept for the
+//! ([`batch`]), so one fsync answers many, and a failing one does not fail the others. One that does not verify changes nothing; it is kept for the
 //! record, but bounded: at most [`REJECTED_BODY_LIMIT`] bytes of it (with the length and SHA-256
 //! of the whole), at most `notify_failures_per_minute` per sender address (beyond that it is
 //! answered 429 and not stored), and only for `rejected_retention_days`.
