@@ -199,12 +199,41 @@ async fn a_shop_killed_mid_storm_loses_no_payment_and_pays_none_twice() {
             ))
             .await
             .unwrap();
-            let paid: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'paid'")
-                .fetch_one(db.reader())
+            let paid: Vec<String> =
+                sqlx::query_scalar("SELECT out_trade_no FROM orders WHERE status = 'paid'")
+                    .fetch_all(db.reader())
+                    .await
+                    .unwrap();
+            db.close().await;
+            // Every notification the shop answered `success` before it died was committed
+            // first (notifications commit in groups: the answer waits for its group's commit).
+            let deliveries: Value = http
+                .get(sandbox.url("/api/notifications"))
+                .send()
+                .await
+                .unwrap()
+                .json()
                 .await
                 .unwrap();
-            db.close().await;
-            paid_when_killed = Some(paid);
+            let acknowledged: Vec<&str> = deliveries
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["acknowledged"] == true)
+                .map(|d| d["out_trade_no"].as_str().unwrap())
+                .collect();
+            for no in &acknowledged {
+                assert!(
+                    paid.iter().any(|p| p == no),
+                    "order {no} was acknowledged to Alipay but is not paid in the database"
+                );
+            }
+            eprintln!(
+                "at the kill: {} notifications acknowledged, {} orders paid",
+                acknowledged.len(),
+                paid.len()
+            );
+            paid_when_killed = Some(paid.len() as i64);
         }
         for answer in answers {
             assert_eq!(answer.unwrap().status(), StatusCode::OK);
