@@ -49,7 +49,7 @@ echo "== 1. POST /api/orders ($db, wrk -t$threads -c32 -d$duration)"
 wrk -t$threads -c32 -d"$duration" --latency -s bench/order.lua "$base/api/orders" | tee "$work/orders.txt" | grep -E "Requests/sec|50%|99%|created="
 
 echo "== 2. POST /alipay/notify, distinct orders ($db, wrk -t$threads -c32 -d$duration)"
-"$target/examples/benchtool" notifications --database-url "$database_url" --data-dir "$work" --out "$work/bodies.txt"
+"$target/examples/benchtool" notifications --database-url "$database_url" --data-dir "$work" --out "$work/bodies.txt" --count "${NOTIFY_ORDERS:-120000}"
 BODIES="$work/bodies.txt" THREADS=$threads wrk -t$threads -c32 -d"$duration" --latency -s bench/notify.lua "$base/alipay/notify" | tee "$work/notify.txt" | grep -E "Requests/sec|50%|99%|RESULT"
 
 echo "== 3. POST /alipay/notify at a fixed 1000/s ($db, oha -q 1000 -z $duration)"

@@ -16,7 +16,9 @@
 # a distinct unpaid order, answered `success`. Then our notification latency at a fixed
 # 1,000/s (oha), when oha is installed.
 #
-# Env: DURATION (10s), CONNS (16), THREADS (2), SEED_DIR, PORT (18800), DJANGO_PORT (18811).
+# Env: DURATION (10s), CONNS (16), THREADS (2), SEED_DIR, PORT (18800), DJANGO_PORT (18811);
+#      SHOP_BIN (another build of `shop` to measure, e.g. an older commit's, against the same
+#      tools), DJANGO=0 (our side and the limits only), SQLITE=0 (with --postgres: PostgreSQL only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -46,6 +48,7 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
 cargo build --release --locked -p shop --bins --example benchtool >/dev/null
 benchtool="$target/examples/benchtool"
+shop_bin="${SHOP_BIN:-$target/shop}"
 
 # `key=value` from a RESULT line.
 field() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1" | head -n1; }
@@ -63,7 +66,7 @@ run_ours() {
   mkdir -p "$data"
   SHOP_DATABASE_URL="$database_url" SHOP_RUN_JOBS=false SHOP_LOGIN_PER_MINUTE=1000000 \
     SHOP_REGISTER_PER_MINUTE=1000000 RUST_LOG=warn \
-    "$target/shop" serve --listen "127.0.0.1:$port" --data-dir "$data" >"$data/shop.log" 2>&1 &
+    "$shop_bin" serve --listen "127.0.0.1:$port" --data-dir "$data" >"$data/shop.log" 2>&1 &
   shop_pid=$!
   local base="http://127.0.0.1:$port" ready=0
   for _ in $(seq 300); do curl -sf "$base/readyz" >/dev/null && { ready=1; break; }; sleep 0.1; done
@@ -106,7 +109,7 @@ print(json.dumps({"subject": "课程: 1+2", "total_amount": float(f"{total // 10
   kill "$shop_pid"; wait "$shop_pid" 2>/dev/null || true; shop_pid=""
 }
 
-run_ours sqlite "sqlite://$work/shop.db?mode=rwc"
+[ "${SQLITE:-1}" = 1 ] && run_ours sqlite "sqlite://$work/shop.db?mode=rwc"
 if [ "$postgres" = 1 ]; then
   admin="$(PG_DURABLE=1 bash scripts/postgres.sh start 55433)"
   name="side_$(date +%s)"
@@ -114,7 +117,9 @@ if [ "$postgres" = 1 ]; then
   run_ours postgres "${admin%/*}/$name"
 fi
 
-if [ -d "$seed" ]; then
+if [ "${DJANGO:-1}" = 0 ]; then
+  echo "== Django: not measured (DJANGO=0)"
+elif [ -d "$seed" ]; then
   django_dir="$work/django-seed"
   cp -r "$seed" "$django_dir"
   cd "$django_dir"
