@@ -36,6 +36,8 @@
 //! * `bill`: downloading and reading the daily trade statement (对账单), with zip, GBK and CSV
 //!   readers.
 //! * `toml`: [`config::AlipayConfig::from_file`].
+//! * `axum`: `extract::VerifiedNotification`, an extractor that hands a notify handler only
+//!   notifications that verified, for this app.
 //!
 //! The `alipay` command line (`keygen`, `sign`, `verify`, `pay-url`, `doctor`) is the
 //! `alipay-cli` crate: the SDK itself has no CLI, no TOML parser and no runtime of its own.
@@ -50,6 +52,8 @@ pub mod config;
 pub mod content;
 mod der;
 mod error;
+#[cfg(feature = "axum")]
+pub mod extract;
 mod fields;
 pub mod keys;
 #[cfg(feature = "legacy")]

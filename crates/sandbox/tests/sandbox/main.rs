@@ -10,6 +10,7 @@ mod cashier;
 mod certmode;
 mod control;
 mod doctor;
+mod extractor;
 mod faults;
 mod gateway;
 mod helpers;
