@@ -50,6 +50,7 @@ struct Inner {
     return_url: Option<String>,
     extra_params: Params,
     http: reqwest::Client,
+    retry: Retry,
 }
 
 impl fmt::Debug for Client {
@@ -61,6 +62,32 @@ impl fmt::Debug for Client {
             .field("alipay_public_key", &self.inner.alipay_public_key)
             .field("cert_mode", &self.inner.cert_mode)
             .finish_non_exhaustive()
+    }
+}
+
+/// How many times a read is sent, and how long to wait in between ([`ClientBuilder::retry_reads`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts in all (1: sent once).
+    pub attempts: u32,
+    /// The wait before the second attempt, doubled before each one after.
+    pub first_delay: Duration,
+}
+
+impl Retry {
+    /// Sent once.
+    pub const NEVER: Retry = Retry {
+        attempts: 1,
+        first_delay: Duration::ZERO,
+    };
+
+    /// `attempts` in all, `first_delay` before the second.
+    #[must_use]
+    pub const fn new(attempts: u32, first_delay: Duration) -> Retry {
+        Retry {
+            attempts,
+            first_delay,
+        }
     }
 }
 
@@ -80,6 +107,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     http: Option<reqwest::Client>,
+    retry: Retry,
 }
 
 impl Client {
@@ -103,6 +131,7 @@ impl Client {
             timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
             http: None,
+            retry: Retry::NEVER,
         }
     }
 
@@ -223,7 +252,31 @@ impl Client {
     ///
     /// In certificate mode, a response signed with an Alipay certificate this client does not
     /// know yet makes it download that certificate first ([`Client::download_alipay_cert`]).
+    ///
+    /// A read ([`ApiRequest::SAFE_TO_REPEAT`]) whose outcome is unknown (a transport failure, an
+    /// untrustworthy answer, a system error) is sent again as [`ClientBuilder::retry_reads`]
+    /// says; anything else is sent once.
     pub async fn execute<R: ApiRequest>(&self, request: &R) -> Result<R::Response, Error> {
+        let retry = if R::SAFE_TO_REPEAT {
+            self.inner.retry
+        } else {
+            Retry::NEVER
+        };
+        let mut delay = retry.first_delay;
+        let mut attempt = 1;
+        loop {
+            match self.execute_once(request).await {
+                Err(error) if attempt < retry.attempts && error.is_outcome_unknown() => {
+                    tokio::time::sleep(delay).await;
+                    delay = delay.saturating_mul(2);
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn execute_once<R: ApiRequest>(&self, request: &R) -> Result<R::Response, Error> {
         let signed = self.sign_api_request(request, crate::time::now())?;
         let body = self.post(R::METHOD, &signed).await?;
         if let Some(certs) = &self.inner.cert_mode
@@ -515,6 +568,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends reads again when their outcome is unknown (default: never). Only requests that
+    /// are [`ApiRequest::SAFE_TO_REPEAT`] (queries, the bill's URL, certificate downloads) are
+    /// retried: a refund or a close whose answer was lost must be queried, not repeated blindly.
+    pub fn retry_reads(mut self, retry: Retry) -> ClientBuilder {
+        self.retry = retry;
+        self
+    }
+
     /// Uses this HTTP client (its own timeouts apply) instead of building one.
     pub fn http_client(mut self, client: reqwest::Client) -> ClientBuilder {
         self.http = Some(client);
@@ -571,6 +632,7 @@ impl ClientBuilder {
                 return_url: self.return_url,
                 extra_params: self.extra_params,
                 http,
+                retry: self.retry,
             }),
         })
     }

@@ -66,7 +66,7 @@ pub mod response;
 pub mod time;
 
 pub use cert_mode::CertMode;
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, Retry};
 pub use error::{ApiError, Error, SignatureError, TransportError, VerifyError};
 pub use fields::FieldError;
 pub use keys::{KeyError, PrivateKey, PublicKey, SignType, Signer};

@@ -68,6 +68,7 @@ fn is_bill_date(date: &str) -> bool {
 impl ApiRequest for BillDownloadUrlQuery {
     const METHOD: &'static str = "alipay.data.dataservice.bill.downloadurl.query";
     type Response = BillDownloadUrlResponse;
+    const SAFE_TO_REPEAT: bool = true;
 
     fn validate(&self) -> Result<(), Error> {
         if is_bill_date(&self.bill_date) {

@@ -30,6 +30,7 @@ impl AlipayCertDownload {
 impl ApiRequest for AlipayCertDownload {
     const METHOD: &'static str = AlipayCertDownload::METHOD_NAME;
     type Response = AlipayCertDownloadResponse;
+    const SAFE_TO_REPEAT: bool = true;
 
     fn validate(&self) -> Result<(), Error> {
         if self.alipay_cert_sn.len() != 32

@@ -37,6 +37,10 @@ pub trait ApiRequest: Serialize {
     /// The typed response node.
     type Response: DeserializeOwned;
 
+    /// Whether sending the request again has no effect beyond the first time (reads): only
+    /// such requests are retried by [`crate::ClientBuilder::retry_reads`].
+    const SAFE_TO_REPEAT: bool = false;
+
     /// Checks the request before it is signed and sent.
     fn validate(&self) -> Result<(), Error> {
         Ok(())

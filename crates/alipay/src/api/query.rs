@@ -50,6 +50,7 @@ impl TradeQuery {
 impl ApiRequest for TradeQuery {
     const METHOD: &'static str = "alipay.trade.query";
     type Response = TradeQueryResponse;
+    const SAFE_TO_REPEAT: bool = true;
 
     fn validate(&self) -> Result<(), Error> {
         self.trade.validate()

@@ -101,6 +101,7 @@ impl RefundQuery {
 impl ApiRequest for RefundQuery {
     const METHOD: &'static str = "alipay.trade.fastpay.refund.query";
     type Response = RefundQueryResponse;
+    const SAFE_TO_REPEAT: bool = true;
 
     fn validate(&self) -> Result<(), Error> {
         self.trade.validate()

@@ -274,3 +274,56 @@ async fn a_refund_made_in_the_merchant_console_is_notified() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn reads_are_retried_when_asked_and_writes_never() {
+    let app = spawn_app().await;
+    app.open_trade("ORDER_F9", "9.00").await;
+    app.pay("ORDER_F9").await;
+    let retrying = alipay::Client::builder(
+        APP_ID,
+        app_private_key(),
+        app.sandbox.alipay_public_key().clone(),
+    )
+    .gateway(alipay::Gateway::Url(app.sandbox.gateway_url()))
+    .retry_reads(alipay::Retry::new(3, Duration::from_millis(5)))
+    .build()
+    .unwrap();
+
+    // Two system errors in a row, then the answer: a query gets through on its third attempt.
+    fault(
+        &app,
+        json!({"kind": "fail_api", "count": 2, "method": "alipay.trade.query"}),
+    )
+    .await;
+    let trade = retrying
+        .execute(&TradeQuery::by_out_trade_no("ORDER_F9"))
+        .await
+        .unwrap();
+    assert_eq!(trade.trade_status, TradeStatus::TradeSuccess);
+
+    // Without retries the same faults reach the caller, as outcome unknown.
+    fault(
+        &app,
+        json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.query"}),
+    )
+    .await;
+    let error = app
+        .client
+        .execute(&TradeQuery::by_out_trade_no("ORDER_F9"))
+        .await
+        .unwrap_err();
+    assert!(error.is_outcome_unknown());
+
+    // A refund is sent once whatever the policy: its lost answer is for a query to settle.
+    fault(
+        &app,
+        json!({"kind": "fail_api", "count": 2, "method": "alipay.trade.refund"}),
+    )
+    .await;
+    let refund = TradeRefund::new(TradeRef::out_trade_no("ORDER_F9"), money("1.00"), "R9");
+    let error = retrying.execute(&refund).await.unwrap_err();
+    assert_eq!(error.sub_code(), Some("ACQ.SYSTEM_ERROR"));
+    let (_, faults) = app.get_json("/api/faults").await;
+    assert_eq!(faults[0]["remaining"], 1, "one attempt only: {faults}");
+}
