@@ -31,6 +31,7 @@ pub fn request_content(params: &Params) -> String {
 
 /// Whether empty values take part in a notification's content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EmptyValues {
     /// `k=` stays in the content (python-alipay-sdk, Node, PHP official).
     Keep,

@@ -213,6 +213,7 @@ pub fn verify_md5(params: &Params, key: &Md5Key) -> Result<(), LegacyError> {
 
 /// Which mapi gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LegacyGateway {
     /// `https://mapi.alipay.com/gateway.do`
     Production,

@@ -42,6 +42,8 @@
 //! The `alipay` command line (`keygen`, `sign`, `verify`, `pay-url`, `doctor`) is the
 //! `alipay-cli` crate: the SDK itself has no CLI, no TOML parser and no runtime of its own.
 
+#![deny(missing_docs)]
+
 pub mod api;
 #[cfg(feature = "bill")]
 pub mod bill;

@@ -31,6 +31,7 @@ pub const fn ack() -> &'static str {
 
 /// `trade_status` of a trade.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TradeStatus {
     /// Created, not paid.
     WaitBuyerPay,

@@ -14,6 +14,7 @@ use crate::request::check_callback_url;
 
 /// Which cashier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PayKind {
     /// `alipay.trade.page.pay`, product `FAST_INSTANT_TRADE_PAY`: the PC cashier with a QR code.
     Page,

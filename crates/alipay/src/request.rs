@@ -10,6 +10,7 @@ use crate::keys::{SignType, Signer, encode_signature};
 
 /// Which Alipay gateway to talk to.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Gateway {
     /// `https://openapi.alipay.com/gateway.do`
     Production,

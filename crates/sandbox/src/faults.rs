@@ -31,6 +31,7 @@ use crate::error::SandboxError;
 /// What goes wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FaultKind {
     /// Notification attempts are lost.
     DropNotifications,
@@ -173,6 +174,7 @@ pub struct ApiFaults {
 
 /// How the answer to an API call that took effect is delivered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Answer {
     /// Signed by the sandbox, as it should be.
     #[default]

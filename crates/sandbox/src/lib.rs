@@ -62,6 +62,8 @@
 //! * `protocol`: the gateway's request checks, answers, the API methods and the legacy `mapi`;
 //! * `gateway` (`/gateway.do`: check and dispatch) and `api` (test control): HTTP.
 
+#![deny(missing_docs)]
+
 // Leaves: no module of the crate below them.
 mod apps;
 mod ca;

@@ -57,6 +57,7 @@ pub(super) async fn legacy_checks(legacy: &LegacyConfig, options: &Options, repo
         LegacyGateway::Production => Environment::Production,
         LegacyGateway::Sandbox => Environment::Sandbox,
         LegacyGateway::Url(url) => Environment::of_url(url),
+        other => Environment::of_url(other.url()),
     };
     probe_gateway(
         "legacy_gateway",

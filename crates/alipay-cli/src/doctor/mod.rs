@@ -179,6 +179,7 @@ impl Environment {
             Gateway::Production => Environment::Production,
             Gateway::Sandbox => Environment::Sandbox,
             Gateway::Url(url) => Environment::of_url(url),
+            other => Environment::of_url(other.url()),
         }
     }
 

@@ -24,6 +24,7 @@ use crate::der;
 
 /// The signature algorithm named by Alipay's `sign_type` parameter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SignType {
     /// `RSA2`: SHA256withRSA. Required for apps created since 2018, and the default.
     #[default]
