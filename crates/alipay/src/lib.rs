@@ -16,6 +16,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A query and a refund, deciding only on what verified:
+//!
+//! ```no_run
+//! use alipay::api::{RefundQuery, TradeQuery, TradeRef, TradeRefund};
+//! use alipay::{Client, Money};
+//!
+//! # async fn run(client: Client) -> Result<(), alipay::Error> {
+//! let trade = client.execute(&TradeQuery::by_out_trade_no("ORDER_42")).await?;
+//! if trade.trade_status.is_paid() { /* fulfil, once */ }
+//!
+//! // Idempotent by its request number: on an unknown outcome, ask (or send it again with the
+//! // same number); never read it as a "no".
+//! let order = TradeRef::out_trade_no("ORDER_42");
+//! let refund = TradeRefund::new(order.clone(), Money::from_fen(13800), "R1");
+//! match client.execute(&refund).await {
+//!     Ok(done) => println!("refunded, money moved: {:?}", done.fund_change),
+//!     Err(e) if e.is_verified_refusal() => println!("refused: {:?}", e.verified_sub_code()),
+//!     Err(e) if e.is_outcome_unknown() => {
+//!         let asked = client.execute(&RefundQuery::new(order, "R1")).await?;
+//!         println!("refunded: {}", asked.is_refunded());
+//!     }
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # Layout
 //! * [`money`]: [`Money`], an integer count of fen that prints as `"138.00"`.
 //! * [`keys`]: [`PrivateKey`], [`PublicKey`] in every form; RSA2/RSA signatures; the [`Signer`] trait.

@@ -16,3 +16,4 @@ mod gateway;
 mod helpers;
 mod legacy;
 mod notifications;
+mod readme;
