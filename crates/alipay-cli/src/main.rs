@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use alipay::config::AlipayConfig;
 use alipay::content::{self, EmptyValues, Params};
+use alipay::json::JsonText;
 use alipay::keys::encode_signature;
-use alipay::{Money, PrivateKey, PublicKey, SignType, WebPay};
+use alipay::{Money, PayKind, PrivateKey, PublicKey, SignType, WebPay};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -61,7 +62,8 @@ enum Command {
         #[arg(long)]
         method: Option<String>,
     },
-    /// Print a signed page-pay URL (or the auto-submit form) for an order.
+    /// Print a signed page-pay URL (or the auto-submit form, or an app's order string) for an
+    /// order.
     PayUrl {
         /// A TOML file with the app's settings (an `[alipay]` table, as in the shop's config).
         #[arg(long)]
@@ -76,11 +78,25 @@ enum Command {
         #[arg(long)]
         body: Option<String>,
         /// Mobile web cashier (alipay.trade.wap.pay) instead of the PC one.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "app")]
         wap: bool,
+        /// An app payment (alipay.trade.app.pay): print the signed order string the merchant's
+        /// mobile app hands to the Alipay app SDK.
+        #[arg(long, conflicts_with = "form")]
+        app: bool,
         /// Print the auto-submitting HTML form instead of the URL.
         #[arg(long)]
         form: bool,
+        /// Payment window, e.g. 15m, 2h, 1c.
+        #[arg(long)]
+        timeout_express: Option<String>,
+        /// Sign as of this Beijing time (yyyy-MM-dd HH:mm:ss) instead of now, to reproduce an
+        /// order signed elsewhere.
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// Write biz_content's non-ASCII characters as \uXXXX, as python-alipay-sdk does.
+        #[arg(long)]
+        ascii_json: bool,
     },
     /// Check an Alipay configuration (the shop's config file): keys, certificates, gateway and
     /// callback URLs, each finding with a fix in Chinese and English. Exits 1 when a finding is an
@@ -185,8 +201,27 @@ fn run(command: Command) -> Result<(), Failure> {
             subject,
             body,
             wap,
+            app,
             form,
-        } => pay_url(&config, out_trade_no, &amount, subject, body, wap, form),
+            timeout_express,
+            timestamp,
+            ascii_json,
+        } => {
+            let kind = match (wap, app) {
+                (true, _) => PayKind::Wap,
+                (_, true) => PayKind::App,
+                _ => PayKind::Page,
+            };
+            let order = PayOrder {
+                out_trade_no,
+                amount,
+                subject,
+                body,
+                timeout_express,
+            };
+            let output = if form { Output::Form } else { Output::Default };
+            pay_url(&config, kind, order, output, timestamp, ascii_json)
+        }
         Command::Doctor {
             config,
             offline,
@@ -478,31 +513,71 @@ fn method_of(body: &str) -> Option<String> {
         .map(|k| k.trim_end_matches("_response").replace('_', "."))
 }
 
-fn pay_url(
-    config: &Path,
+/// The order options of `pay-url`.
+struct PayOrder {
     out_trade_no: String,
-    amount: &str,
+    amount: String,
     subject: String,
     body: Option<String>,
-    wap: bool,
-    form: bool,
+    timeout_express: Option<String>,
+}
+
+enum Output {
+    /// The URL for web payments, the order string for app payments.
+    Default,
+    Form,
+}
+
+fn pay_url(
+    config: &Path,
+    kind: PayKind,
+    options: PayOrder,
+    output: Output,
+    timestamp: Option<String>,
+    ascii_json: bool,
 ) -> Result<(), Failure> {
     let config = AlipayConfig::from_file(config).map_err(|e| fail(e.to_string()))?;
-    let client = config.client().map_err(|e| fail(e.to_string()))?;
-    let amount: Money = amount.parse().map_err(|e| fail(format!("--amount: {e}")))?;
-    let mut order = if wap {
-        WebPay::wap(out_trade_no, amount, subject)
+    let text = if ascii_json {
+        JsonText::Ascii
     } else {
-        WebPay::page(out_trade_no, amount, subject)
+        JsonText::Utf8
     };
-    if let Some(body) = body {
+    let client = config
+        .client_builder()
+        .and_then(|builder| builder.json_text(text).build())
+        .map_err(|e| fail(e.to_string()))?;
+    let amount: Money = options
+        .amount
+        .parse()
+        .map_err(|e| fail(format!("--amount: {e}")))?;
+    let (out_trade_no, subject) = (options.out_trade_no, options.subject);
+    let mut order = match kind {
+        PayKind::Wap => WebPay::wap(out_trade_no, amount, subject),
+        PayKind::App => WebPay::app(out_trade_no, amount, subject),
+        _ => WebPay::page(out_trade_no, amount, subject),
+    };
+    if let Some(body) = options.body {
         order = order.body(body);
     }
-    let signed = client.web_pay(&order).map_err(|e| fail(e.to_string()))?;
-    if form {
-        println!("{}", signed.form_html());
-    } else {
-        println!("{}", signed.url());
+    if let Some(window) = options.timeout_express {
+        order = order.timeout_express(window);
+    }
+    let timestamp = match timestamp {
+        Some(text) => alipay::time::parse_strict(&text)
+            .map_err(|_| fail("--timestamp must be yyyy-MM-dd HH:mm:ss (Beijing time)"))?,
+        None => alipay::time::now(),
+    };
+    let signed = match kind {
+        PayKind::App => client.app_pay_at(&order, timestamp),
+        _ => client
+            .web_pay_params(&order, timestamp)
+            .and_then(|params| client.sign(params)),
+    }
+    .map_err(|e| fail(e.to_string()))?;
+    match (kind, output) {
+        (_, Output::Form) => println!("{}", signed.form_html()),
+        (PayKind::App, Output::Default) => println!("{}", signed.order_string()),
+        (_, Output::Default) => println!("{}", signed.url()),
     }
     Ok(())
 }

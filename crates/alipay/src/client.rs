@@ -11,9 +11,10 @@ use crate::api::{AlipayCertDownload, AlipayCertDownloadResponse, ApiRequest};
 use crate::cert_mode::CertMode;
 use crate::content::Params;
 use crate::error::{Error, SignatureError, TransportError, VerifyError};
+use crate::json::JsonText;
 use crate::keys::{PublicKey, SignType, Signer};
 use crate::notify::{self, Notification, ReturnParams};
-use crate::pay::WebPay;
+use crate::pay::{PayKind, WebPay};
 use crate::request::{Gateway, SignedRequest, check_callback_url};
 use crate::response;
 
@@ -51,6 +52,7 @@ struct Inner {
     extra_params: Params,
     http: reqwest::Client,
     retry: Retry,
+    json_text: JsonText,
 }
 
 impl fmt::Debug for Client {
@@ -108,6 +110,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     http: Option<reqwest::Client>,
     retry: Retry,
+    json_text: JsonText,
 }
 
 impl Client {
@@ -132,6 +135,7 @@ impl Client {
             connect_timeout: Duration::from_secs(5),
             http: None,
             retry: Retry::NEVER,
+            json_text: JsonText::Utf8,
         }
     }
 
@@ -226,13 +230,20 @@ impl Client {
     ) -> Result<Params, Error> {
         order.validate()?;
         let mut params = self.common_params(order.kind().method(), timestamp);
-        params.insert("biz_content".into(), order.biz_content()?);
+        params.insert(
+            "biz_content".into(),
+            order.biz_content_as(self.inner.json_text)?,
+        );
         let notify_url = order
             .notify_url_override()
             .or(self.inner.notify_url.as_deref());
-        let return_url = order
-            .return_url_override()
-            .or(self.inner.return_url.as_deref());
+        // The app learns the outcome from the Alipay app SDK: no browser comes back.
+        let return_url = match order.kind() {
+            PayKind::App => None,
+            _ => order
+                .return_url_override()
+                .or(self.inner.return_url.as_deref()),
+        };
         if let Some(url) = notify_url {
             params.insert("notify_url".into(), url.to_owned());
         }
@@ -245,7 +256,42 @@ impl Client {
     /// A signed pay link for `alipay.trade.page.pay` / `alipay.trade.wap.pay`: send the browser to
     /// [`SignedRequest::url`] or serve [`SignedRequest::form_html`].
     pub fn web_pay(&self, order: &WebPay) -> Result<SignedRequest, Error> {
+        if order.kind() == PayKind::App {
+            return Err(Error::InvalidRequest(
+                "an app payment has no pay link: sign it with Client::app_pay".into(),
+            ));
+        }
         self.sign(self.web_pay_params(order, crate::time::now())?)
+    }
+
+    /// A signed `alipay.trade.app.pay` order ([`WebPay::app`]): return
+    /// [`SignedRequest::order_string`] to the merchant's mobile app, which hands it to the
+    /// Alipay app SDK. The payment's outcome arrives as a notification, as for web payments.
+    ///
+    /// ```
+    /// # fn run(client: alipay::Client) -> Result<(), alipay::Error> {
+    /// use alipay::{Money, WebPay};
+    /// let order = client.app_pay(&WebPay::app("ORDER_42", Money::from_fen(990), "a course"))?;
+    /// let for_the_app: String = order.order_string();
+    /// # Ok(()) }
+    /// ```
+    pub fn app_pay(&self, order: &WebPay) -> Result<SignedRequest, Error> {
+        self.app_pay_at(order, crate::time::now())
+    }
+
+    /// [`Client::app_pay`] as of `timestamp` (to reproduce an order string signed elsewhere).
+    pub fn app_pay_at(
+        &self,
+        order: &WebPay,
+        timestamp: OffsetDateTime,
+    ) -> Result<SignedRequest, Error> {
+        if order.kind() != PayKind::App {
+            return Err(Error::InvalidRequest(
+                "Client::app_pay signs app payments (WebPay::app); use web_pay for page and wap"
+                    .into(),
+            ));
+        }
+        self.sign(self.web_pay_params(order, timestamp)?)
     }
 
     /// Calls a server API and returns its verified, typed response.
@@ -368,7 +414,7 @@ impl Client {
     ) -> Result<SignedRequest, Error> {
         request.validate()?;
         let mut params = self.common_params(R::METHOD, timestamp);
-        let biz_content = serde_json::to_string(request)
+        let biz_content = crate::json::to_string(request, self.inner.json_text)
             .map_err(|e| Error::InvalidRequest(format!("biz_content: {e}")))?;
         params.insert("biz_content".into(), biz_content);
         if let Some(url) = request.notify_url() {
@@ -576,6 +622,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How `biz_content` spells non-ASCII characters: raw UTF-8 (the default, as the official
+    /// SDKs) or `\uXXXX` ([`JsonText::Ascii`], as python-alipay-sdk, to produce byte-identical
+    /// signed strings). Alipay accepts both.
+    pub fn json_text(mut self, text: JsonText) -> ClientBuilder {
+        self.json_text = text;
+        self
+    }
+
     /// Uses this HTTP client (its own timeouts apply) instead of building one.
     pub fn http_client(mut self, client: reqwest::Client) -> ClientBuilder {
         self.http = Some(client);
@@ -633,6 +687,7 @@ impl ClientBuilder {
                 extra_params: self.extra_params,
                 http,
                 retry: self.retry,
+                json_text: self.json_text,
             }),
         })
     }

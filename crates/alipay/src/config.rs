@@ -260,6 +260,12 @@ impl AlipayConfig {
 
     /// Builds a client (in certificate mode when the certificate files are configured).
     pub fn client(&self) -> Result<Client, Error> {
+        self.client_builder()?.build()
+    }
+
+    /// A client builder with every setting of this configuration, for the caller to add to
+    /// (an HTTP client, retries, the JSON spelling).
+    pub fn client_builder(&self) -> Result<crate::ClientBuilder, Error> {
         if self.app_id.is_empty() {
             return Err(Error::Config("app_id is not set".into()));
         }
@@ -283,7 +289,7 @@ impl AlipayConfig {
         if let Some(url) = &self.return_url {
             builder = builder.return_url(url);
         }
-        builder.build()
+        Ok(builder)
     }
 }
 

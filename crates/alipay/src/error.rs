@@ -198,6 +198,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// `10003`: a barcode payment ([`crate::api::TradePay`]) waits for the buyer to confirm it on
+    /// the phone. Not a refusal: query until it is paid or the wait is over, then cancel.
+    #[must_use]
+    pub fn is_in_process(&self) -> bool {
+        self.code == "10003"
+    }
+
     /// `20000`, `ACQ.SYSTEM_ERROR` and friends: Alipay does not know either; retry or query.
     #[must_use]
     pub fn is_system_error(&self) -> bool {

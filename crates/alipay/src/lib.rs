@@ -47,10 +47,15 @@
 //! * [`keys`]: [`PrivateKey`], [`PublicKey`] in every form; RSA2/RSA signatures; the [`Signer`] trait.
 //! * [`content`]: the exact strings Alipay signs, and the URL encoding around them.
 //! * [`request`]: [`SignedRequest`] (URL, auto-submit form, POST body) and [`Gateway`].
-//! * [`pay`]: [`WebPay`], the typed pay-link request.
+//! * [`pay`]: [`WebPay`], the payment the buyer makes in a cashier: page, wap, or app (a signed
+//!   order string for the Alipay app SDK).
+//! * [`json`]: how `biz_content` spells non-ASCII text ([`json::JsonText`]).
+//! * [`barcode`]: [`Client::barcode_pay`], charging a payment code with Alipay's query-then-cancel
+//!   loop.
 //! * [`notify`]: verifying notifications and returns; [`TradeStatus`]; [`ack`].
 //! * [`response`]: slicing and verifying gateway responses over their raw text.
-//! * [`api`]: typed trade APIs (query, close, cancel, refund, refund query, precreate).
+//! * [`api`]: typed trade APIs (query, close, cancel, refund, refund query, precreate, create,
+//!   pay).
 //! * [`time`]: Beijing time, whatever the server's zone.
 //! * [`cert`], [`cert_mode`]: certificate SNs, chains, and certificate mode ([`CertMode`]).
 //! * [`config`]: [`config::AlipayConfig`], the `[alipay]` table of the shop and the CLI.
@@ -71,6 +76,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod barcode;
 #[cfg(feature = "bill")]
 pub mod bill;
 pub mod cert;
@@ -83,6 +89,7 @@ mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
 mod fields;
+pub mod json;
 pub mod keys;
 #[cfg(feature = "legacy")]
 pub mod legacy;

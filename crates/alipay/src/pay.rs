@@ -1,14 +1,17 @@
-//! Pay links: `alipay.trade.page.pay` (PC web cashier) and `alipay.trade.wap.pay` (mobile web).
+//! Payments the buyer makes in Alipay's cashier: `alipay.trade.page.pay` (PC web),
+//! `alipay.trade.wap.pay` (mobile web) and `alipay.trade.app.pay` (the Alipay app).
 //!
-//! The SDK never calls the gateway for these: it signs the parameters and the *browser* takes
-//! them there, by following [`SignedRequest::url`](crate::SignedRequest::url) or by loading
-//! [`SignedRequest::form_html`](crate::SignedRequest::form_html).
+//! The SDK never calls the gateway for these: it signs the parameters and the *buyer's side*
+//! takes them there: the browser follows [`SignedRequest::url`](crate::SignedRequest::url) or
+//! loads [`SignedRequest::form_html`](crate::SignedRequest::form_html); a mobile app hands
+//! [`SignedRequest::order_string`](crate::SignedRequest::order_string) to the Alipay app SDK.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::error::Error;
+use crate::json::JsonText;
 use crate::money::Money;
 use crate::request::check_callback_url;
 
@@ -20,6 +23,9 @@ pub enum PayKind {
     Page,
     /// `alipay.trade.wap.pay`, product `QUICK_WAP_WAY`: the mobile web cashier.
     Wap,
+    /// `alipay.trade.app.pay`, product `QUICK_MSECURITY_PAY`: the merchant's mobile app opens
+    /// the Alipay app with a signed order string; there is no return URL.
+    App,
 }
 
 impl PayKind {
@@ -29,15 +35,17 @@ impl PayKind {
         match self {
             PayKind::Page => "alipay.trade.page.pay",
             PayKind::Wap => "alipay.trade.wap.pay",
+            PayKind::App => "alipay.trade.app.pay",
         }
     }
 
-    /// The method name Alipay puts in the return URL.
+    /// The method name Alipay puts in the return URL; app payments have none.
     #[must_use]
-    pub const fn return_method(self) -> &'static str {
+    pub const fn return_method(self) -> Option<&'static str> {
         match self {
-            PayKind::Page => "alipay.trade.page.pay.return",
-            PayKind::Wap => "alipay.trade.wap.pay.return",
+            PayKind::Page => Some("alipay.trade.page.pay.return"),
+            PayKind::Wap => Some("alipay.trade.wap.pay.return"),
+            PayKind::App => None,
         }
     }
 
@@ -47,6 +55,7 @@ impl PayKind {
         match self {
             PayKind::Page => "FAST_INSTANT_TRADE_PAY",
             PayKind::Wap => "QUICK_WAP_WAY",
+            PayKind::App => "QUICK_MSECURITY_PAY",
         }
     }
 }
@@ -64,7 +73,7 @@ pub struct GoodsDetail {
     pub price: Money,
 }
 
-/// A web payment: the order the buyer will see in Alipay's cashier.
+/// A payment: the order the buyer will see in Alipay's cashier, on the web or in the Alipay app.
 ///
 /// ```
 /// use alipay::{Money, WebPay};
@@ -117,6 +126,21 @@ impl WebPay {
     ) -> WebPay {
         WebPay::new(
             PayKind::Wap,
+            out_trade_no.into(),
+            total_amount,
+            subject.into(),
+        )
+    }
+
+    /// An app payment (`alipay.trade.app.pay`): sign it with
+    /// [`Client::app_pay`](crate::Client::app_pay) and hand the order string to the app.
+    pub fn app(
+        out_trade_no: impl Into<String>,
+        total_amount: Money,
+        subject: impl Into<String>,
+    ) -> WebPay {
+        WebPay::new(
+            PayKind::App,
             out_trade_no.into(),
             total_amount,
             subject.into(),
@@ -189,7 +213,7 @@ impl WebPay {
     #[must_use]
     pub fn time_expire(mut self, at: OffsetDateTime) -> WebPay {
         self.time_expire = Some(match self.kind {
-            PayKind::Page => crate::time::format(at),
+            PayKind::Page | PayKind::App => crate::time::format(at),
             // The wap API documents minute precision.
             PayKind::Wap => crate::time::format(at)[..16].to_owned(),
         });
@@ -328,6 +352,9 @@ impl WebPay {
             }
         }
         if let Some(url) = &self.return_url {
+            if self.kind == PayKind::App {
+                return invalid("an app payment has no return_url: the app learns the result from the Alipay app SDK, and the shop from the notification".into());
+            }
             check_callback_url("return_url", url)?;
         }
         if let Some(url) = &self.notify_url {
@@ -338,7 +365,13 @@ impl WebPay {
 
     /// The `biz_content` JSON text: compact, raw UTF-8, fields in a fixed order.
     pub fn biz_content(&self) -> Result<String, Error> {
-        serde_json::to_string(self).map_err(|e| Error::InvalidRequest(format!("biz_content: {e}")))
+        self.biz_content_as(JsonText::Utf8)
+    }
+
+    /// The `biz_content` JSON text, spelled as `text` says.
+    pub fn biz_content_as(&self, text: JsonText) -> Result<String, Error> {
+        crate::json::to_string(self, text)
+            .map_err(|e| Error::InvalidRequest(format!("biz_content: {e}")))
     }
 }
 

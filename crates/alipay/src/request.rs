@@ -117,6 +117,15 @@ impl SignedRequest {
         content::query_string(&self.params)
     }
 
+    /// The signed order string of an app payment ([`crate::Client::app_pay`]): what the merchant's
+    /// server returns to its mobile app, which passes it unchanged to the Alipay app SDK
+    /// (`payV2`/`payOrder`). The same text as [`SignedRequest::query_string`], as
+    /// python-alipay-sdk and the official SDKs' `sdk_execute` write it.
+    #[must_use]
+    pub fn order_string(&self) -> String {
+        self.query_string()
+    }
+
     /// The gateway URL carrying every parameter: for page pay, redirect the browser here (GET).
     #[must_use]
     pub fn url(&self) -> String {

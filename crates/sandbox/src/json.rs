@@ -23,6 +23,8 @@ use serde_json::Value;
 pub enum Code {
     /// `10000 Success`.
     Success,
+    /// `10003`: the barcode payment waits for the buyer to confirm it on the phone.
+    InProcess,
     /// `20000 Service Currently Unavailable`: outcome unknown.
     Unavailable,
     /// `40001 Missing Required Arguments`.
@@ -41,6 +43,7 @@ impl Code {
     pub const fn code(self) -> &'static str {
         match self {
             Code::Success => "10000",
+            Code::InProcess => "10003",
             Code::Unavailable => "20000",
             Code::MissingArguments => "40001",
             Code::InvalidArguments => "40002",
@@ -54,6 +57,7 @@ impl Code {
     pub const fn msg(self) -> &'static str {
         match self {
             Code::Success => "Success",
+            Code::InProcess => "order success pay inprocess",
             Code::Unavailable => "Service Currently Unavailable",
             Code::MissingArguments => "Missing Required Arguments",
             Code::InvalidArguments => "Invalid Arguments",
@@ -81,6 +85,15 @@ impl Node {
             sub_code: None,
             sub_msg: None,
             fields: BTreeMap::new(),
+        }
+    }
+
+    /// A `10003` node: a barcode payment waiting for the buyer.
+    #[must_use]
+    pub fn in_process() -> Node {
+        Node {
+            code: Code::InProcess,
+            ..Node::success()
         }
     }
 
@@ -134,6 +147,13 @@ impl Node {
     #[must_use]
     pub fn money(self, key: &str, amount: Money) -> Node {
         self.field(key, amount.to_string())
+    }
+
+    /// Drops a business field (a node built for one API, reused by another with fewer fields).
+    #[must_use]
+    pub fn remove(mut self, key: &str) -> Node {
+        self.fields.remove(key);
+        self
     }
 
     /// Adds any JSON value (arrays of objects such as `fund_bill_list`).

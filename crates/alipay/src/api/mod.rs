@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+mod barcode;
 mod bill;
 mod cancel;
 mod cert_download;
@@ -17,6 +18,7 @@ mod precreate;
 mod query;
 mod refund;
 
+pub use barcode::{Scene, TradeCreate, TradeCreateResponse, TradePay, TradePayResponse};
 pub use bill::{BillDownloadUrlQuery, BillDownloadUrlResponse, BillType};
 pub use cancel::{TradeCancel, TradeCancelResponse};
 pub use cert_download::{AlipayCertDownload, AlipayCertDownloadResponse};

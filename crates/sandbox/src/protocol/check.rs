@@ -35,6 +35,12 @@ pub enum GatewayMethod {
     RefundQuery,
     /// `alipay.trade.precreate`
     Precreate,
+    /// `alipay.trade.app.pay`: the order string, as the Alipay app submits it
+    AppPay,
+    /// `alipay.trade.create`
+    Create,
+    /// `alipay.trade.pay` (barcode)
+    Pay,
     /// `alipay.open.app.alipaycert.download` (certificate mode)
     AlipayCertDownload,
     /// `alipay.data.dataservice.bill.downloadurl.query`
@@ -46,9 +52,6 @@ pub enum GatewayMethod {
 
 /// Real methods a merchant might call that the sandbox does not implement.
 const UNSUPPORTED: &[&str] = &[
-    "alipay.trade.app.pay",
-    "alipay.trade.pay",
-    "alipay.trade.create",
     "alipay.trade.orderinfo.sync",
     "alipay.trade.refund.depositback.completed",
 ];
@@ -66,6 +69,9 @@ impl GatewayMethod {
             "alipay.trade.refund" => GatewayMethod::Refund,
             "alipay.trade.fastpay.refund.query" => GatewayMethod::RefundQuery,
             "alipay.trade.precreate" => GatewayMethod::Precreate,
+            "alipay.trade.app.pay" => GatewayMethod::AppPay,
+            "alipay.trade.create" => GatewayMethod::Create,
+            "alipay.trade.pay" => GatewayMethod::Pay,
             "alipay.open.app.alipaycert.download" => GatewayMethod::AlipayCertDownload,
             "alipay.data.dataservice.bill.downloadurl.query" => GatewayMethod::BillDownloadUrl,
             other => GatewayMethod::Unsupported(UNSUPPORTED.iter().find(|m| **m == other)?),
@@ -84,16 +90,22 @@ impl GatewayMethod {
             GatewayMethod::Refund => "alipay.trade.refund",
             GatewayMethod::RefundQuery => "alipay.trade.fastpay.refund.query",
             GatewayMethod::Precreate => "alipay.trade.precreate",
+            GatewayMethod::AppPay => "alipay.trade.app.pay",
+            GatewayMethod::Create => "alipay.trade.create",
+            GatewayMethod::Pay => "alipay.trade.pay",
             GatewayMethod::AlipayCertDownload => "alipay.open.app.alipaycert.download",
             GatewayMethod::BillDownloadUrl => "alipay.data.dataservice.bill.downloadurl.query",
             GatewayMethod::Unsupported(name) => name,
         }
     }
 
-    /// Whether a browser is on the other end (HTML answers).
+    /// Whether a browser (or the Alipay app's cashier) is on the other end: HTML answers.
     #[must_use]
     pub const fn is_page(self) -> bool {
-        matches!(self, GatewayMethod::PagePay | GatewayMethod::WapPay)
+        matches!(
+            self,
+            GatewayMethod::PagePay | GatewayMethod::WapPay | GatewayMethod::AppPay
+        )
     }
 }
 
@@ -395,7 +407,11 @@ mod tests {
         assert!(!GatewayMethod::Query.is_page());
         assert_eq!(
             GatewayMethod::parse("alipay.trade.pay"),
-            Some(GatewayMethod::Unsupported("alipay.trade.pay"))
+            Some(GatewayMethod::Pay)
+        );
+        assert_eq!(
+            GatewayMethod::parse("alipay.trade.orderinfo.sync"),
+            Some(GatewayMethod::Unsupported("alipay.trade.orderinfo.sync"))
         );
         assert_eq!(GatewayMethod::parse("alipay.nope"), None);
     }

@@ -21,13 +21,17 @@ pub async fn run(shared: &Shared, checked: Checked, base_url: &str, answer: Answ
     let biz = Biz(&checked.biz);
     let method = checked.method;
     let result = match method {
-        GatewayMethod::PagePay | GatewayMethod::WapPay => return page_pay(shared, &checked).await,
+        GatewayMethod::PagePay | GatewayMethod::WapPay | GatewayMethod::AppPay => {
+            return page_pay(shared, &checked).await;
+        }
         GatewayMethod::Query => query(shared, &checked.app, &biz).await,
         GatewayMethod::Close => close(shared, &checked, &biz).await,
         GatewayMethod::Cancel => cancel(shared, &checked.app, &biz).await,
         GatewayMethod::Refund => refund(shared, &checked.app, &biz).await,
         GatewayMethod::RefundQuery => refund_query(shared, &checked.app, &biz).await,
         GatewayMethod::Precreate => precreate(shared, &checked, &biz, base_url).await,
+        GatewayMethod::Create => create(shared, &checked, &biz).await,
+        GatewayMethod::Pay => barcode_pay(shared, &checked, &biz).await,
         GatewayMethod::AlipayCertDownload => alipay_cert_download(shared, &biz).await,
         GatewayMethod::BillDownloadUrl => {
             bill_download_url(shared, &checked.app, &biz, base_url).await
@@ -203,13 +207,16 @@ fn order(checked: &Checked, origin: Origin) -> Result<(Order, Option<String>), T
         Origin::Page => &["FAST_INSTANT_TRADE_PAY"],
         // The official name, and the one python-alipay-sdk sends.
         Origin::Wap => &["QUICK_WAP_WAY", "QUICK_WAP_PAY"],
-        Origin::Precreate => &["FACE_TO_FACE_PAYMENT"],
+        Origin::Precreate | Origin::Barcode => &["FACE_TO_FACE_PAYMENT"],
+        Origin::App => &["QUICK_MSECURITY_PAY"],
+        // Mini programs and JSAPI pages; older integrations still send the face-to-face code.
+        Origin::Create => &["JSAPI_PAY", "FACE_TO_FACE_PAYMENT"],
         // Legacy orders come through `mapi`, never this path.
         Origin::Legacy => &[],
     };
     match &product_code {
         Some(code) if allowed.contains(&code.as_str()) => {}
-        None if origin == Origin::Precreate => {}
+        None if matches!(origin, Origin::Precreate | Origin::Create | Origin::Barcode) => {}
         other => {
             return Err(TradeError::InvalidParameter(format!(
                 "product_code {} is not valid for {}: use {}",
@@ -281,10 +288,10 @@ fn order(checked: &Checked, origin: Origin) -> Result<(Order, Option<String>), T
 }
 
 async fn page_pay(shared: &Shared, checked: &Checked) -> Response {
-    let origin = if checked.method == GatewayMethod::WapPay {
-        Origin::Wap
-    } else {
-        Origin::Page
+    let origin = match checked.method {
+        GatewayMethod::WapPay => Origin::Wap,
+        GatewayMethod::AppPay => Origin::App,
+        _ => Origin::Page,
     };
     let result = match order(checked, origin) {
         Ok((order, warning)) => shared.open_web_pay(&checked.app, &order, warning).await,
@@ -439,6 +446,78 @@ async fn precreate(
     Ok(Node::success()
         .field("out_trade_no", &trade.out_trade_no)
         .field("qr_code", format!("{base_url}qr/{token}")))
+}
+
+/// `alipay.trade.create`: the trade a mini program or JSAPI page then pays (the buyer pays it at
+/// the cashier or through the test API). Needs the buyer: `buyer_id` (2088…) or `buyer_open_id`.
+async fn create(shared: &Shared, checked: &Checked, biz: &Biz<'_>) -> Result<Node, SandboxError> {
+    let buyer_id = biz.string("buyer_id")?;
+    let buyer_open_id = biz.string("buyer_open_id")?;
+    match (&buyer_id, &buyer_open_id) {
+        (None, None) => {
+            return Err(TradeError::InvalidParameter(
+                "buyer_id 和 buyer_open_id 不能同时为空".into(),
+            )
+            .into());
+        }
+        (Some(id), _)
+            if !(id.len() == 16
+                && id.starts_with("2088")
+                && id.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            return Err(TradeError::InvalidParameter(format!(
+                "buyer_id {id} is not an Alipay user id (2088 and 12 digits)"
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    let (order, _warning) = order(checked, Origin::Create)?;
+    let trade = shared.create(&checked.app, &order).await?;
+    Ok(Node::success()
+        .field("out_trade_no", &trade.out_trade_no)
+        .field("trade_no", &trade.trade_no))
+}
+
+/// `alipay.trade.pay` (付款码): pays at once (`10000`, with the payment's details) or waits for
+/// the buyer (`10003`, codes starting `29`); the merchant then queries, and cancels what stays
+/// unpaid.
+async fn barcode_pay(
+    shared: &Shared,
+    checked: &Checked,
+    biz: &Biz<'_>,
+) -> Result<Node, SandboxError> {
+    match biz.required("scene")?.as_str() {
+        "bar_code" | "wave_code" => {}
+        other => {
+            return Err(TradeError::InvalidParameter(format!(
+                "scene {other} must be bar_code or wave_code"
+            ))
+            .into());
+        }
+    }
+    let outcome = crate::trades::read_auth_code(&biz.required("auth_code")?)?;
+    let (order, _warning) = order(checked, Origin::Barcode)?;
+    let trade = shared.barcode_pay(&checked.app, &order, outcome).await?;
+    let paid = trade.is_paid();
+    let node = if paid {
+        query_node(&trade).remove("trade_status")
+    } else {
+        Node::in_process()
+            .field("out_trade_no", &trade.out_trade_no)
+            .field("trade_no", &trade.trade_no)
+            .money("total_amount", trade.total_amount)
+            .money("buyer_pay_amount", Money::ZERO)
+            .money("invoice_amount", Money::ZERO)
+            .money("receipt_amount", Money::ZERO)
+            .money("point_amount", Money::ZERO)
+    };
+    Ok(match (paid, trade.gmt_payment) {
+        (true, Some(at)) => node
+            .remove("send_pay_date")
+            .field("gmt_payment", alipay::time::format(at)),
+        _ => node,
+    })
 }
 
 /// `alipay.data.dataservice.bill.downloadurl.query`: a short-lived link to a day's trade bill

@@ -20,7 +20,8 @@ use crate::messages::{self, Event};
 use crate::service::Shared;
 use crate::store::{self, NewNotification, StoredTrade, TradeKey};
 use crate::trades::{
-    CancelOutcome, Order, Origin, Refund, RefundOutcome, RefundRequest, Trade, TradeError,
+    BarcodeOutcome, CancelOutcome, Order, Origin, Refund, RefundOutcome, RefundRequest, Trade,
+    TradeError,
 };
 
 /// A trade as API callers name it: `trade_no` wins when both are given (spec §7.5).
@@ -187,6 +188,39 @@ impl Shared {
     /// `alipay.trade.precreate`: creates an invisible trade, or reuses the unpaid one.
     pub(crate) async fn precreate(&self, app: &App, order: &Order) -> Result<Trade, SandboxError> {
         self.place(&app.app_id, order, None, false).await
+    }
+
+    /// `alipay.trade.create`: a trade the buyer pays in a mini program or a JSAPI page; reuses
+    /// the unpaid one with the same details.
+    pub(crate) async fn create(&self, app: &App, order: &Order) -> Result<Trade, SandboxError> {
+        self.place(&app.app_id, order, None, false).await
+    }
+
+    /// `alipay.trade.pay`: the merchant scanned the buyer's payment code. The trade is created
+    /// (or the waiting one reused), then paid at once by the first sandbox buyer, or left
+    /// waiting for the buyer's confirmation.
+    pub(crate) async fn barcode_pay(
+        &self,
+        app: &App,
+        order: &Order,
+        outcome: BarcodeOutcome,
+    ) -> Result<Trade, SandboxError> {
+        let trade = self.place(&app.app_id, order, None, false).await?;
+        if outcome == BarcodeOutcome::WaitForBuyer {
+            return Ok(trade);
+        }
+        let buyer = self
+            .config
+            .buyers
+            .first()
+            .map(|b| b.logon_id.clone())
+            .ok_or_else(|| TradeError::UnknownBuyer(String::new()))?;
+        let key = TradeKey::OutTradeNo {
+            app_id: &app.app_id,
+            out_trade_no: &order.out_trade_no,
+        };
+        let (_, trade) = self.pay(key, &buyer, None).await?;
+        Ok(trade)
     }
 
     async fn place(

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod apis;
+mod barcode;
 mod bills;
 mod cashier;
 mod certmode;
