@@ -73,6 +73,9 @@ pub struct AlipayConfig {
     pub seller_id: Option<String>,
     /// API call timeout in seconds (default 15).
     pub timeout_secs: Option<u64>,
+    /// The AES content-encryption key (接口内容加密密钥, base64), when the app has one set:
+    /// API requests and answers are then encrypted.
+    pub aes_key: Option<SecretString>,
     /// Certificate mode: the app certificate (`appCertPublicKey_<app_id>.crt`).
     pub app_cert_file: Option<PathBuf>,
     /// Certificate mode: the Alipay certificate (`alipayCertPublicKey_RSA2.crt`); replaces
@@ -288,6 +291,12 @@ impl AlipayConfig {
         }
         if let Some(url) = &self.return_url {
             builder = builder.return_url(url);
+        }
+        if let Some(key) = &self.aes_key {
+            use secrecy::ExposeSecret as _;
+            let key = crate::aes::AesKey::from_base64(key.expose_secret())
+                .map_err(|e| Error::Config(format!("aes_key: {e}")))?;
+            builder = builder.aes_key(key);
         }
         Ok(builder)
     }

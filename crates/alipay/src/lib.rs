@@ -75,6 +75,7 @@
 
 #![deny(missing_docs)]
 
+pub mod aes;
 pub mod api;
 pub mod barcode;
 #[cfg(feature = "bill")]

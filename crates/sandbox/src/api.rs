@@ -90,6 +90,8 @@ struct RegisterApp {
     sign_type: Option<String>,
     name: Option<String>,
     seller_id: Option<String>,
+    /// AES content-encryption key, base64.
+    aes_key: Option<String>,
 }
 
 async fn register_app(
@@ -126,6 +128,12 @@ async fn register_app(
     }
     config.name = request.name;
     config.seller_id = request.seller_id;
+    config.aes_key = request
+        .aes_key
+        .as_deref()
+        .map(alipay::aes::AesKey::from_base64)
+        .transpose()
+        .map_err(|e| SandboxError::BadRequest(format!("aes_key: {e}")))?;
     let app = shared.register_app(config, false).await?;
     Ok((StatusCode::CREATED, Json(app.view())))
 }

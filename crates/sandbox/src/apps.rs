@@ -1,6 +1,7 @@
 //! Registered merchants: apps (who may call the gateway, and with which key or certificate), and
 //! partners of the legacy MD5 interface.
 
+use alipay::aes::AesKey;
 use alipay::cert::Certificate;
 use alipay::legacy::Md5Key;
 use alipay::{PublicKey, SignType};
@@ -25,6 +26,8 @@ pub struct App {
     pub name: Option<String>,
     /// Registered from the configuration (kept by `POST /api/reset`).
     pub configured: bool,
+    /// The AES content-encryption key, when the app has one.
+    pub aes_key: Option<AesKey>,
 }
 
 impl App {
@@ -40,6 +43,7 @@ impl App {
             app_cert: config.app_cert,
             sign_type: config.sign_type,
             name: config.name,
+            aes_key: config.aes_key,
             configured,
         }
     }
@@ -63,6 +67,7 @@ impl App {
             public_key: self.public_key.to_base64(),
             app_cert_sn: self.app_cert.as_ref().map(|c| c.sn().to_owned()),
             app_cert: self.app_cert.as_ref().map(Certificate::to_pem),
+            aes: self.aes_key.is_some(),
             configured: self.configured,
         }
     }
@@ -87,6 +92,8 @@ pub struct AppView {
     pub app_cert: Option<String>,
     /// From the configuration.
     pub configured: bool,
+    /// Whether the app encrypts content with AES (the key itself is never shown).
+    pub aes: bool,
 }
 
 /// A partner of the legacy MD5 interface (`create_direct_pay_by_user`).
@@ -159,7 +166,7 @@ pub struct PartnerView {
 #[derive(Clone, Debug)]
 pub(crate) enum Merchant {
     /// An app.
-    App(App),
+    App(Box<App>),
     /// A legacy MD5 partner.
     Partner(Partner),
 }

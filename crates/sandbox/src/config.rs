@@ -26,6 +26,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use alipay::aes::AesKey;
 use alipay::cert::Certificate;
 use alipay::legacy::Md5Key;
 use alipay::{Money, PublicKey, SignType};
@@ -111,6 +112,9 @@ pub struct AppConfig {
     pub name: Option<String>,
     /// The merchant's Alipay user id (`2088…`); derived from the app id when `None`.
     pub seller_id: Option<String>,
+    /// The app's AES content-encryption key: requests with `encrypt_type=AES` are decrypted
+    /// with it and answered encrypted.
+    pub aes_key: Option<AesKey>,
 }
 
 impl AppConfig {
@@ -124,6 +128,7 @@ impl AppConfig {
             sign_type: SignType::Rsa2,
             name: None,
             seller_id: None,
+            aes_key: None,
         }
     }
 
@@ -161,6 +166,13 @@ impl AppConfig {
     #[must_use]
     pub fn sign_type(mut self, sign_type: SignType) -> AppConfig {
         self.sign_type = sign_type;
+        self
+    }
+
+    /// Gives the app an AES content-encryption key (接口内容加密).
+    #[must_use]
+    pub fn aes_key(mut self, key: AesKey) -> AppConfig {
+        self.aes_key = Some(key);
         self
     }
 
@@ -409,6 +421,8 @@ pub struct FileApp {
     pub name: Option<String>,
     /// Seller id.
     pub seller_id: Option<String>,
+    /// AES content-encryption key (base64).
+    pub aes_key: Option<String>,
 }
 
 impl FileConfig {
@@ -499,7 +513,14 @@ impl FileApp {
                 .parse()
                 .map_err(|e| SandboxError::Config(format!("app {}: {e}", self.app_id)))?,
         };
+        let aes_key = self
+            .aes_key
+            .as_deref()
+            .map(AesKey::from_base64)
+            .transpose()
+            .map_err(|e| SandboxError::Config(format!("app {}: aes_key: {e}", self.app_id)))?;
         let mut app = AppConfig::new(self.app_id, public_key).sign_type(sign_type);
+        app.aes_key = aes_key;
         app.app_cert = cert.and_then(|c| c.app_cert);
         app.name = self.name;
         app.seller_id = self.seller_id;

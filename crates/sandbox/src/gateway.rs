@@ -72,7 +72,7 @@ pub async fn gateway(
                     refusal.content.as_deref(),
                 ),
                 (Some(method), Some(app)) => {
-                    signed_json(&shared, app, method.name(), &refusal.node).await
+                    signed_json(&shared, app, method.name(), &refusal.node, false).await
                 }
                 _ => unbound_json(&refusal.node),
             };
@@ -89,7 +89,14 @@ pub async fn gateway(
         return if checked.method.is_page() {
             crate::pages::cashier::refusal_page(&shared, &node, None)
         } else {
-            signed_json(&shared, &checked.app, checked.method.name(), &node).await
+            signed_json(
+                &shared,
+                &checked.app,
+                checked.method.name(),
+                &node,
+                checked.encrypted,
+            )
+            .await
         };
     }
     let base = base_url(&shared, &headers, uri.path());

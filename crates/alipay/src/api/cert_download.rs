@@ -29,6 +29,8 @@ impl AlipayCertDownload {
 
 impl ApiRequest for AlipayCertDownload {
     const METHOD: &'static str = AlipayCertDownload::METHOD_NAME;
+    // Read before anything else can be trusted: kept in clear, as the official SDKs send it.
+    const ENCRYPTABLE: bool = false;
     type Response = AlipayCertDownloadResponse;
     const SAFE_TO_REPEAT: bool = true;
 

@@ -43,6 +43,10 @@ pub trait ApiRequest: Serialize {
     /// such requests are retried by [`crate::ClientBuilder::retry_reads`].
     const SAFE_TO_REPEAT: bool = false;
 
+    /// Whether the content may be AES-encrypted when the client has an AES key
+    /// ([`crate::ClientBuilder::aes_key`]).
+    const ENCRYPTABLE: bool = true;
+
     /// Checks the request before it is signed and sent.
     fn validate(&self) -> Result<(), Error> {
         Ok(())

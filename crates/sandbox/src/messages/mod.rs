@@ -196,6 +196,7 @@ mod tests {
             seller_id: "2088102177840000".into(),
             name: None,
             configured: false,
+            aes_key: None,
         }
     }
 

@@ -12,9 +12,30 @@ use crate::apps::App;
 use crate::json::{self, Node, system_busy};
 use crate::service::Shared;
 
+/// How a node is written: in clear, or (the request was AES-encrypted) as a JSON string of its
+/// ciphertext, which is what gets signed (spec §12).
+fn node_text(app: &App, node: &Node, encrypted: bool) -> String {
+    let json = node.to_json();
+    match (&app.aes_key, encrypted) {
+        (Some(key), true) => {
+            let mut quoted = String::new();
+            json::write_string(&mut quoted, &key.encrypt(&json));
+            quoted
+        }
+        _ => json,
+    }
+}
+
 /// A signed JSON answer for `app`; in certificate mode with `alipay_cert_sn` between the node
-/// and `sign` (spec §6.1), signed by the current Alipay certificate's key.
-pub async fn signed_json(shared: &Shared, app: &App, method: &str, node: &Node) -> Response {
+/// and `sign` (spec §6.1), signed by the current Alipay certificate's key. `encrypted`: the
+/// request was AES-encrypted, so is the node.
+pub async fn signed_json(
+    shared: &Shared,
+    app: &App,
+    method: &str,
+    node: &Node,
+    encrypted: bool,
+) -> Response {
     let (key, cert_sn) = match shared.signer_for(app).await {
         Ok(signer) => signer,
         Err(error) => {
@@ -22,7 +43,7 @@ pub async fn signed_json(shared: &Shared, app: &App, method: &str, node: &Node) 
             return unbound_json(&system_busy());
         }
     };
-    let node_json = node.to_json();
+    let node_json = node_text(app, node, encrypted);
     let signature = key.sign_bytes(app.sign_type, node_json.as_bytes());
     let body = json::signed_envelope(
         &node_name(method),
@@ -60,11 +81,12 @@ pub async fn impostor_signed_json(
     app: &App,
     method: &str,
     node: &Node,
+    encrypted: bool,
 ) -> Response {
     let (Some(key), Ok((_, cert_sn))) = (impostor_key(), shared.signer_for(app).await) else {
         return unbound_json(&system_busy());
     };
-    let node_json = node.to_json();
+    let node_json = node_text(app, node, encrypted);
     let signature = key.sign_bytes(app.sign_type, node_json.as_bytes());
     json_response(json::signed_envelope(
         &node_name(method),

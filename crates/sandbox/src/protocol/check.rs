@@ -118,8 +118,10 @@ pub struct Checked {
     pub method: GatewayMethod,
     /// Every parameter received.
     pub params: Params,
-    /// `biz_content`, parsed.
+    /// `biz_content`, parsed (decrypted first when it came encrypted).
     pub biz: Map<String, Value>,
+    /// The request was AES-encrypted (`encrypt_type=AES`): so is the answer.
+    pub encrypted: bool,
 }
 
 /// A request refused before its method runs.
@@ -340,13 +342,40 @@ pub async fn check(shared: &Shared, params: Params) -> Result<Checked, Box<Refus
             content: Some(signed_content),
         }));
     }
-    if params.contains_key("encrypt_type") {
-        return bound(invalid(
-            "isv.invalid-encrypt-type",
-            "应用未配置内容加密密钥 (the sandbox does not emulate AES content encryption)",
-        ));
-    }
-    let biz = match params.get("biz_content").map(|b| b.trim()) {
+    // Encrypted content is decrypted after the signature (which covers the ciphertext) checks.
+    let mut decrypted = None;
+    let encrypted = match params.get("encrypt_type").map(String::as_str) {
+        None | Some("") => false,
+        Some("AES") => {
+            let Some(key) = &app.aes_key else {
+                return bound(invalid(
+                    "isv.invalid-encrypt",
+                    "解密出错, 未知错误 (this app has no AES key: register it with aes_key)",
+                ));
+            };
+            let ciphertext = params.get("biz_content").map(String::as_str).unwrap_or("");
+            match key.decrypt(ciphertext) {
+                Ok(text) => decrypted = Some(text),
+                Err(_) => {
+                    return bound(invalid(
+                        "isv.decryption-error-unknown",
+                        "解密出错, 未知错误",
+                    ));
+                }
+            }
+            true
+        }
+        Some(other) => {
+            return bound(invalid(
+                "isv.invalid-encrypt-type",
+                format!("无效的加密类型参数 {other} (only AES)"),
+            ));
+        }
+    };
+    let biz_text = decrypted
+        .as_deref()
+        .or_else(|| params.get("biz_content").map(String::as_str));
+    let biz = match biz_text.map(|b| b.trim()) {
         None | Some("") => {
             return bound(Node::error(
                 Code::BusinessFailed,
@@ -369,6 +398,7 @@ pub async fn check(shared: &Shared, params: Params) -> Result<Checked, Box<Refus
         method,
         params,
         biz,
+        encrypted,
     })
 }
 

@@ -47,9 +47,25 @@ pub async fn run(shared: &Shared, checked: Checked, base_url: &str, answer: Answ
         Err(error) => decorate_error(method, &biz, error_node(error)),
     };
     match answer {
-        Answer::Genuine => answer::signed_json(shared, &checked.app, method.name(), &node).await,
+        Answer::Genuine => {
+            answer::signed_json(
+                shared,
+                &checked.app,
+                method.name(),
+                &node,
+                checked.encrypted,
+            )
+            .await
+        }
         Answer::BadSignature => {
-            answer::impostor_signed_json(shared, &checked.app, method.name(), &node).await
+            answer::impostor_signed_json(
+                shared,
+                &checked.app,
+                method.name(),
+                &node,
+                checked.encrypted,
+            )
+            .await
         }
         Answer::Garbled => answer::garbled_answer(),
     }

@@ -112,7 +112,9 @@ async fn merchant_of(conn: &mut SqliteConnection, trade: &Trade) -> Result<Merch
                 SandboxError::NotFound(format!("partner {} is not registered", trade.app_id))
             });
     }
-    app_of(conn, &trade.app_id).await.map(Merchant::App)
+    app_of(conn, &trade.app_id)
+        .await
+        .map(|app| Merchant::App(Box::new(app)))
 }
 
 /// Loads a trade and closes it first if its window has passed.
@@ -374,7 +376,7 @@ impl Shared {
             return Err(error.into());
         }
         store::update_trade(&mut tx, stored.id, &stored.trade).await?;
-        let merchant = Merchant::App(app.clone());
+        let merchant = Merchant::App(Box::new(app.clone()));
         queued |= queue(
             &mut tx,
             &merchant,
@@ -422,7 +424,7 @@ impl Shared {
                 }
                 None => Event::Closed,
             };
-            let merchant = Merchant::App(app.clone());
+            let merchant = Merchant::App(Box::new(app.clone()));
             queued |= queue(&mut tx, &merchant, &stored.trade, &event, None, now).await?;
         }
         tx.commit().await?;
@@ -455,7 +457,7 @@ impl Shared {
             store::update_trade(&mut tx, stored.id, &stored.trade).await?;
             refund_to_buyer(&mut tx, &stored.trade, outcome.refund.amount).await?;
             let event = Event::Refunded(outcome.refund.clone());
-            let merchant = Merchant::App(app.clone());
+            let merchant = Merchant::App(Box::new(app.clone()));
             queued |= queue(&mut tx, &merchant, &stored.trade, &event, None, now).await?;
         }
         tx.commit().await?;

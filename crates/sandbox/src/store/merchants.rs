@@ -19,6 +19,7 @@ struct AppRow {
     name: Option<String>,
     configured: bool,
     app_cert: Option<String>,
+    aes_key: Option<String>,
 }
 
 impl AppRow {
@@ -32,8 +33,15 @@ impl AppRow {
                     .map_err(|e| SandboxError::Corrupt(format!("app {}: {e}", self.app_id)))
             })
             .transpose()?;
+        let aes_key = self
+            .aes_key
+            .as_deref()
+            .map(alipay::aes::AesKey::from_base64)
+            .transpose()
+            .map_err(|e| SandboxError::Corrupt(format!("app {}: {e}", self.app_id)))?;
         Ok(App {
             app_cert,
+            aes_key,
             public_key: PublicKey::parse(&self.public_key)
                 .map_err(|e| SandboxError::Corrupt(format!("app {}: {e}", self.app_id)))?,
             sign_type: self
@@ -52,10 +60,10 @@ impl AppRow {
 pub async fn upsert_app(conn: &mut SqliteConnection, app: &App) -> Result<(), SandboxError> {
     sqlx::query(
         "INSERT INTO apps (app_id, public_key, sign_type, seller_id, name, configured, created_ms,
-             app_cert)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             app_cert, aes_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (app_id) DO UPDATE SET public_key = $2, sign_type = $3, seller_id = $4,
-             name = $5, configured = MAX(configured, $6), app_cert = $8",
+             name = $5, configured = MAX(configured, $6), app_cert = $8, aes_key = $9",
     )
     .bind(&app.app_id)
     .bind(app.public_key.to_base64())
@@ -65,6 +73,7 @@ pub async fn upsert_app(conn: &mut SqliteConnection, app: &App) -> Result<(), Sa
     .bind(app.configured)
     .bind(to_ms(alipay::time::now()))
     .bind(app.app_cert.as_ref().map(alipay::cert::Certificate::to_pem))
+    .bind(app.aes_key.as_ref().map(alipay::aes::AesKey::to_base64))
     .execute(conn)
     .await?;
     Ok(())

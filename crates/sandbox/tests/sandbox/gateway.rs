@@ -356,7 +356,11 @@ async fn a_notify_url_with_its_own_query_string_is_warned_about() {
 #[tokio::test]
 async fn methods_the_sandbox_does_not_offer_are_refused_like_unsigned_products() {
     let app = spawn_app().await;
-    let signed = app.signed("alipay.trade.orderinfo.sync", r#"{"out_trade_no":"X"}"#, &[]);
+    let signed = app.signed(
+        "alipay.trade.orderinfo.sync",
+        r#"{"out_trade_no":"X"}"#,
+        &[],
+    );
     let body = app.post_gateway(&signed).await;
     let node = app.node("alipay.trade.orderinfo.sync", &body);
     assert_eq!(node["code"], "40006");

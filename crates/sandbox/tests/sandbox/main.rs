@@ -4,6 +4,7 @@
 //! One test binary (modules below) so linking happens once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aes;
 mod apis;
 mod barcode;
 mod bills;
