@@ -265,6 +265,49 @@ fn pay_url_signs_with_the_config_file() {
         "",
     );
     assert_clean_failure(&out, 2, "out_trade_no");
+
+    // An app payment: the order string, reproducible at a given time.
+    let app_pay_at = |timestamp: &str, extra: &[&str]| {
+        let mut args = vec![
+            "pay-url",
+            "--app",
+            "--config",
+            config,
+            "--out-trade-no",
+            "ORDER_APP",
+            "--amount",
+            "9.90",
+            "--subject",
+            "课程",
+            "--timestamp",
+            timestamp,
+        ];
+        args.extend_from_slice(extra);
+        alipay(&args, "")
+    };
+    let app_pay = |extra: &[&str]| app_pay_at("2026-12-07 10:00:00", extra);
+    let out = app_pay(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let order = stdout(&out);
+    assert!(
+        order.starts_with("app_id=2021000000000001&biz_content="),
+        "{order}"
+    );
+    assert!(order.contains("method=alipay.trade.app.pay"));
+    assert!(order.contains("QUICK_MSECURITY_PAY"));
+    assert!(order.contains("timestamp=2026-12-07+10%3A00%3A00"));
+    assert!(order.contains("&sign="));
+    assert_eq!(
+        stdout(&app_pay(&[])),
+        order,
+        "the same time, the same string"
+    );
+    let ascii = stdout(&app_pay(&["--ascii-json"]));
+    assert!(ascii.contains("%5Cu8bfe%5Cu7a0b"), "{ascii}");
+    let conflict = app_pay(&["--form"]);
+    assert_eq!(conflict.status.code(), Some(2));
+    assert!(stderr(&conflict).contains("cannot be used with '--form'"));
+    assert_clean_failure(&app_pay_at("yesterday", &[]), 2, "--timestamp");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
