@@ -4,8 +4,9 @@
 Starts the sandbox (in memory, port 0), registers an app, then drives it only through the real
 client: a page pay link the emulator must accept, a payment, the notification verified with
 AliPay.verify, and trade query / refund / refund query / close with the SDK's own response
-signature verification, and the day's trade bill through the generic server_api (verified, then
-downloaded and opened as a zip of GBK CSVs). Exits non-zero with a clear message on any mismatch.
+signature verification, the day's trade bill through the generic server_api (verified, then
+downloaded and opened as a zip of GBK CSVs), an app-pay order string, barcode payments (at once,
+waiting then cancelled, refused) and alipay.trade.create. Exits non-zero with a clear message on any mismatch.
 
 Environment (set by run.sh): SANDBOX_BIN (the built alipay-sandbox), INTEROP_DATA
 (crates/alipay/tests/data).
@@ -214,9 +215,44 @@ def main():
     check(missing.get("sub_code") == "ACQ.TRADE_NOT_EXIST", f"query of an unknown trade: {missing}")
 
     trade_bill(alipay, out_trade_no, paid["trade_no"])
+    app_barcode_and_create(base, gateway, alipay, notifications)
     certificate_mode(base, gateway, app_private_key, app_public_key, notifications)
 
     print(f"python-alipay-sdk interop: {checks} checks passed")
+
+
+def app_barcode_and_create(base, gateway, alipay, notifications):
+    """App pay (the order string the Alipay app submits), barcode pay (28: at once; 29: the buyer
+    confirms, the merchant queries, then cancels what stays unpaid) and alipay.trade.create."""
+    stamp = int(time.time() * 1000)
+    out_trade_no = f"PY_APP_{stamp}"
+    order_string = alipay.api_alipay_trade_app_pay(subject="手机 课程", out_trade_no=out_trade_no, total_amount="6.60")
+    status, page = call("GET", f"{gateway}?{order_string}")
+    check(status == 200 and 'id="pay"' in page and "6.60" in page, f"the app order string was not accepted: {status} {page[-600:]}")
+    status, body = call("POST", f"{base}/api/trades/{out_trade_no}/pay", "{}")
+    check(status == 200, f"paying the app trade: {status} {body}")
+    paid = verified_notification(alipay, notifications.next("the app payment"), "app payment")
+    check(paid["out_trade_no"] == out_trade_no and paid["trade_status"] == "TRADE_SUCCESS", f"app payment: {paid}")
+
+    at_once = alipay.api_alipay_trade_pay(f"PY_BAR_{stamp}", "bar_code", "281234567890123456", "拿铁", total_amount="18.00")
+    check(at_once.get("code") == "10000" and at_once.get("total_amount") == "18.00", f"barcode pay at once: {at_once}")
+    verified_notification(alipay, notifications.next("the barcode payment"), "barcode payment")
+    waiting_no = f"PY_BAR_W_{stamp}"
+    waiting = alipay.api_alipay_trade_pay(waiting_no, "bar_code", "291234567890123456", "大额", total_amount="888.00")
+    check(waiting.get("code") == "10003", f"barcode pay waiting for the buyer: {waiting}")
+    query = alipay.api_alipay_trade_query(out_trade_no=waiting_no)
+    check(query.get("trade_status") == "WAIT_BUYER_PAY", f"query of the waiting trade: {query}")
+    cancelled = alipay.api_alipay_trade_cancel(out_trade_no=waiting_no)
+    check(cancelled.get("code") == "10000" and cancelled.get("action") == "close", f"cancel: {cancelled}")
+    closed = verified_notification(alipay, notifications.next("the cancel"), "cancel")
+    check(closed["out_trade_no"] == waiting_no and closed["trade_status"] == "TRADE_CLOSED", f"cancel notification: {closed}")
+    query = alipay.api_alipay_trade_query(out_trade_no=waiting_no)
+    check(query.get("trade_status") == "TRADE_CLOSED", f"query after the cancel: {query}")
+    refused = alipay.api_alipay_trade_pay(f"PY_BAR_X_{stamp}", "bar_code", "1234567890123456", "s", total_amount="1.00")
+    check(refused.get("sub_code") == "ACQ.PAYMENT_AUTH_CODE_INVALID", f"an invalid payment code: {refused}")
+
+    created = alipay.api_alipay_trade_create("小程序", f"PY_MP_{stamp}", "3.00", buyer_id="2088102177846880")
+    check(created.get("code") == "10000" and created.get("trade_no"), f"trade create: {created}")
 
 
 def trade_bill(alipay, out_trade_no, trade_no):
