@@ -163,13 +163,35 @@ async fn a_barcode_charge_waits_while_the_buyer_confirms() {
             .barcode_pay(&charge, quick(Duration::from_secs(20)))
             .await
     });
-    // The buyer confirms on the phone (the sandbox's cashier, here its test API).
-    eventually("the helper to be polling", || async {
+    // The buyer confirms on the phone: the sandbox's scan page is the cashier of the trade.
+    let trade_no = eventually("the waiting trade", || async {
         let (_, trade) = app.get_json("/api/trades/POS_W").await;
-        (trade["trade_status"] == "WAIT_BUYER_PAY").then_some(())
+        (trade["trade_status"] == "WAIT_BUYER_PAY")
+            .then(|| trade["trade_no"].as_str().unwrap().to_owned())
     })
     .await;
-    app.pay("POS_W").await;
+    let page = app
+        .http
+        .get(app.url(&format!("/cashier/{trade_no}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("888.00") && page.contains(r#"id="pay""#),
+        "{page}"
+    );
+    let confirmed = app
+        .http
+        .post(app.url(&format!("/cashier/{trade_no}/pay")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("buyer=buyer%40sandbox.com&password=111111")
+        .send()
+        .await
+        .unwrap();
+    assert!(confirmed.status().is_success(), "{}", confirmed.status());
     let outcome = waiting.await.unwrap().unwrap();
     assert!(
         matches!(&outcome, BarcodeOutcome::Paid { .. }),
