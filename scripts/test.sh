@@ -25,6 +25,8 @@ if cargo tree -p alipay -e normal --prefix none --locked | grep -E '^(clap|toml|
   exit 1
 fi
 cargo clippy -p alipay --lib --locked -- -D warnings
+# The published crates' documentation builds without a warning (broken links included).
+RUSTDOCFLAGS="-D warnings" cargo doc -p alipay -p alipay-sandbox --no-deps --all-features --locked
 
 step "minimum Rust version of the published crates"
 # The crates are built with the toolchain of their `rust-version` (fetched by rustup when it can
