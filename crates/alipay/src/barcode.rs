@@ -11,6 +11,11 @@ use crate::error::Error;
 use crate::money::Money;
 use crate::notify::TradeStatus;
 
+/// The shortest wait between two queries, whatever the policy says.
+const MIN_POLL: Duration = Duration::from_millis(10);
+/// The longest wait for the buyer, whatever the policy says (Alipay's trades expire anyway).
+const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How long [`Client::barcode_pay`] waits for the buyer, and how often it asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BarcodePolicy {
@@ -45,7 +50,9 @@ pub enum BarcodeOutcome {
     },
     /// Not paid in time (or never known to be): the trade was cancelled, so the buyer owes
     /// nothing and keeps nothing. `action` is `close` (nothing was paid) or `refund` (a payment
-    /// that arrived meanwhile was returned).
+    /// that arrived meanwhile was returned); `None` when there was nothing to cancel: the trade
+    /// was closed already, or Alipay has no trade of this number (the charge never arrived;
+    /// should it arrive later after all, the day's bill shows it, see `Client::fetch_bill`).
     Cancelled {
         /// What the cancel did, as Alipay reports it.
         action: Option<String>,
@@ -58,7 +65,9 @@ pub enum BarcodeOutcome {
 
 impl Client {
     /// Charges a payment code and sees it through: `Paid`, or `Cancelled` after the buyer did
-    /// not confirm within [`BarcodePolicy::wait_at_most`] (or `Unresolved`). An `Err` is either a verified refusal
+    /// not confirm within [`BarcodePolicy::wait_at_most`] (or `Unresolved`). Charging an
+    /// `out_trade_no` that is already paid (a retry after a crash) finds it `Paid`. An `Err` is
+    /// a request refused before sending ([`Error::InvalidRequest`]), or a verified refusal
     /// ([`Error::is_verified_refusal`], e.g. an expired code or an insufficient balance: nothing
     /// was charged) or a cancel whose outcome could not be learnt: then the trade needs a person.
     ///
@@ -88,10 +97,17 @@ impl Client {
             }
             Err(Error::Api { error, .. }) if error.is_in_process() => {}
             Err(error) if error.is_outcome_unknown() => {}
+            // The same out_trade_no charged again (a till that crashed and retried): the trade
+            // says what happened.
+            Err(error) if error.verified_sub_code() == Some("ACQ.TRADE_HAS_SUCCESS") => {}
             Err(refused) => return Err(refused),
         }
         let query = TradeQuery::by_out_trade_no(charge.out_trade_no());
-        let deadline = tokio::time::Instant::now() + policy.wait_at_most;
+        let poll_every = policy.poll_every.max(MIN_POLL);
+        let start = tokio::time::Instant::now();
+        let deadline = start
+            .checked_add(policy.wait_at_most)
+            .unwrap_or(start + MAX_WAIT);
         loop {
             match self.execute(&query).await {
                 Ok(trade) if trade.trade_status.is_paid() => {
@@ -100,20 +116,20 @@ impl Client {
                         total_amount: trade.total_amount,
                     });
                 }
+                // Closed already (unpaid, or refunded in full): nothing to cancel.
                 Ok(trade) if trade.trade_status == TradeStatus::TradeClosed => {
-                    return Ok(BarcodeOutcome::Cancelled {
-                        action: Some("close".into()),
-                    });
+                    return Ok(BarcodeOutcome::Cancelled { action: None });
                 }
                 // Waiting, not visible yet, or unknown: ask again until the deadline.
                 Ok(_) | Err(_) => {}
             }
-            if tokio::time::Instant::now() + policy.poll_every > deadline {
+            if tokio::time::Instant::now() + poll_every > deadline {
                 break;
             }
-            tokio::time::sleep(policy.poll_every).await;
+            tokio::time::sleep(poll_every).await;
         }
-        self.cancel_until_done(charge.out_trade_no(), policy).await
+        self.cancel_until_done(charge.out_trade_no(), poll_every, policy.cancel_attempts)
+            .await
     }
 
     /// `alipay.trade.cancel`, repeated while Alipay answers `retry_flag = Y` or the answer is
@@ -121,7 +137,8 @@ impl Client {
     async fn cancel_until_done(
         &self,
         out_trade_no: &str,
-        policy: BarcodePolicy,
+        poll_every: Duration,
+        attempts: u32,
     ) -> Result<BarcodeOutcome, Error> {
         let cancel = TradeCancel::by_out_trade_no(out_trade_no);
         let mut attempt = 1;
@@ -131,7 +148,7 @@ impl Client {
                 Ok(done) => done.retry_flag == Some(true),
                 Err(error) => error.is_outcome_unknown(),
             };
-            if !again || attempt >= policy.cancel_attempts.max(1) {
+            if !again || attempt >= attempts.max(1) {
                 return match result {
                     Ok(done) if done.retry_flag == Some(true) => Ok(BarcodeOutcome::Unresolved),
                     Ok(done) => Ok(BarcodeOutcome::Cancelled {
@@ -145,7 +162,7 @@ impl Client {
                 };
             }
             attempt += 1;
-            tokio::time::sleep(policy.poll_every).await;
+            tokio::time::sleep(poll_every).await;
         }
     }
 }

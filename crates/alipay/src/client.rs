@@ -662,7 +662,8 @@ impl ClientBuilder {
 
     /// Encrypts the content of every API request that allows it ([`ApiRequest::ENCRYPTABLE`])
     /// with the app's AES key (接口内容加密), and decrypts the answers. Pay links and app-pay
-    /// order strings stay in clear, as the official SDKs send them.
+    /// order strings stay in clear (the official SDKs encrypt them only when asked per call;
+    /// Alipay accepts both).
     pub fn aes_key(mut self, key: AesKey) -> ClientBuilder {
         self.aes = Some(key);
         self

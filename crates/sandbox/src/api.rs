@@ -79,7 +79,7 @@ async fn list_apps(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Vec<AppV
 /// `POST /api/apps` body: a public key (public-key mode), an app certificate (certificate mode),
 /// or a public key and `"issue_cert": true` (certificate mode, the sandbox issues the certificate
 /// as Alipay's console does from a CSR).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RegisterApp {
     app_id: String,
@@ -92,6 +92,16 @@ struct RegisterApp {
     seller_id: Option<String>,
     /// AES content-encryption key, base64.
     aes_key: Option<String>,
+}
+
+impl std::fmt::Debug for RegisterApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterApp")
+            .field("app_id", &self.app_id)
+            .field("sign_type", &self.sign_type)
+            .field("aes_key", &self.aes_key.as_ref().map(|_| "redacted"))
+            .finish_non_exhaustive()
+    }
 }
 
 async fn register_app(

@@ -404,7 +404,7 @@ impl FilePartner {
 }
 
 /// One `[[apps]]` entry.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileApp {
     /// The app id.
@@ -481,6 +481,18 @@ impl FileConfig {
             config.partners.push(partner.into_partner_config()?);
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for FileApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileApp")
+            .field("app_id", &self.app_id)
+            .field("public_key_file", &self.public_key_file)
+            .field("app_cert_file", &self.app_cert_file)
+            .field("sign_type", &self.sign_type)
+            .field("aes_key", &self.aes_key.as_ref().map(|_| "redacted"))
+            .finish_non_exhaustive()
     }
 }
 

@@ -616,7 +616,11 @@ impl Trade {
         now: OffsetDateTime,
         reopen: bool,
     ) -> Result<(), TradeError> {
-        let same = self.total_amount == order.total_amount && self.subject == order.subject;
+        // A barcode charge or a created trade is its own trade: never one opened another way.
+        let same_kind = !matches!(order.origin, Origin::Barcode | Origin::Create)
+            || self.origin == order.origin;
+        let same =
+            same_kind && self.total_amount == order.total_amount && self.subject == order.subject;
         match self.state {
             TradeState::TradeSuccess | TradeState::TradeFinished => Err(TradeError::HasSuccess),
             TradeState::TradeClosed if !same => Err(TradeError::ContextInconsistent),

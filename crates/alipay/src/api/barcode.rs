@@ -24,7 +24,7 @@ pub enum Scene {
 /// which arrives as [`Error::Api`] with [`crate::ApiError::is_in_process`]), or refused; for the
 /// query-then-cancel loop Alipay prescribes after anything but "paid", use
 /// [`Client::barcode_pay`](crate::Client::barcode_pay).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct TradePay {
     out_trade_no: String,
     scene: Scene,
@@ -39,6 +39,19 @@ pub struct TradePay {
     timeout_express: Option<String>,
     #[serde(skip)]
     notify_url: Option<String>,
+}
+
+/// The payment code can charge the buyer until it expires: `Debug` leaves it out.
+impl std::fmt::Debug for TradePay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TradePay")
+            .field("out_trade_no", &self.out_trade_no)
+            .field("scene", &self.scene)
+            .field("auth_code", &"redacted")
+            .field("total_amount", &self.total_amount)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TradePay {
@@ -124,7 +137,7 @@ impl ApiRequest for TradePay {
             || !self.auth_code.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return Err(Error::InvalidRequest(
-                "auth_code must be the payment code's digits".into(),
+                "auth_code must be the payment code as scanned: 1 to 32 letters or digits".into(),
             ));
         }
         Ok(())

@@ -385,6 +385,13 @@ pub async fn check(shared: &Shared, params: Params) -> Result<Checked, Box<Refus
         }
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
+            // A wrong key can still unpad by chance: what comes out is then no JSON.
+            Ok(_) | Err(_) if encrypted => {
+                return bound(invalid(
+                    "isv.decryption-error-unknown",
+                    "解密出错, 未知错误",
+                ));
+            }
             Ok(_) | Err(_) => {
                 return bound(invalid(
                     "isv.invalid-parameter",

@@ -221,8 +221,21 @@ impl Shared {
             app_id: &app.app_id,
             out_trade_no: &order.out_trade_no,
         };
-        let (_, trade) = self.pay(key, &buyer, None).await?;
-        Ok(trade)
+        match self.pay(key, &buyer, None).await {
+            Ok((_, trade)) => Ok(trade),
+            Err(refused) => {
+                // The charge failed for good: the trade must not be payable later (at Alipay the
+                // till's next step would be a cancel; the outcome is the same).
+                let trade = TradeRef {
+                    out_trade_no: Some(order.out_trade_no.clone()),
+                    trade_no: None,
+                };
+                if let Err(error) = self.close(app, &trade, None).await {
+                    tracing::warn!(%error, "closing a refused barcode charge failed");
+                }
+                Err(refused)
+            }
+        }
     }
 
     async fn place(

@@ -215,6 +215,15 @@ async fn a_barcode_charge_nobody_confirms_is_cancelled() {
         }
     );
     assert_eq!(app.trade("POS_C").await["trade_status"], "TRADE_CLOSED");
+    // Seen through again: closed already, nothing to cancel.
+    let again = app
+        .client
+        .barcode_pay(&charge, quick(Duration::from_millis(300)))
+        .await;
+    assert!(
+        again.is_err(),
+        "a closed trade is not charged again: {again:?}"
+    );
     // The buyer can no longer pay it.
     let (status, _) = app.post_json("/api/trades/POS_C/pay", json!({})).await;
     assert_ne!(status, 200);
@@ -279,4 +288,53 @@ async fn a_code_that_is_not_a_payment_code_is_refused() {
         error.verified_sub_code(),
         Some("ACQ.PAYMENT_AUTH_CODE_INVALID")
     );
+    // A refused charge leaves nothing payable behind.
+    let error = app
+        .client
+        .barcode_pay(
+            &TradePay::new("POS_POOR", PAYS_AT_ONCE, money("99999999.00"), "s"),
+            quick(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.verified_sub_code(),
+        Some("ACQ.BUYER_BALANCE_NOT_ENOUGH")
+    );
+    assert_eq!(app.trade("POS_POOR").await["trade_status"], "TRADE_CLOSED");
+    // A paid order number charged again (a till retrying after a crash) is found paid.
+    app.client
+        .execute(&TradePay::new(
+            "POS_AGAIN",
+            PAYS_AT_ONCE,
+            money("3.00"),
+            "s",
+        ))
+        .await
+        .unwrap();
+    let outcome = app
+        .client
+        .barcode_pay(
+            &TradePay::new("POS_AGAIN", PAYS_AT_ONCE, money("3.00"), "s"),
+            quick(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, BarcodeOutcome::Paid { .. }),
+        "{outcome:?}"
+    );
+    // The order number of a web payment cannot be charged by barcode.
+    app.open_trade("WEB_1", "3.00").await;
+    let error = app
+        .client
+        .execute(&TradePay::new(
+            "WEB_1",
+            PAYS_AT_ONCE,
+            money("3.00"),
+            "Rust 入门课 a/b+c",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.verified_sub_code(), Some("ACQ.CONTEXT_INCONSISTENT"));
 }
