@@ -338,3 +338,44 @@ async fn a_code_that_is_not_a_payment_code_is_refused() {
         .unwrap_err();
     assert_eq!(error.verified_sub_code(), Some("ACQ.CONTEXT_INCONSISTENT"));
 }
+
+#[tokio::test]
+async fn a_cancel_alipay_cannot_finish_is_sent_again() {
+    let app = spawn_app().await;
+    // The first cancel fails at Alipay (ACQ.SYSTEM_ERROR with retry_flag Y): sent again.
+    let (status, _) = app
+        .post_json(
+            "/api/faults",
+            json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.cancel"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let charge = TradePay::new("POS_R", BUYER_MUST_CONFIRM, money("300.00"), "s");
+    let outcome = app
+        .client
+        .barcode_pay(&charge, quick(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        BarcodeOutcome::Cancelled {
+            action: Some("close".into())
+        }
+    );
+    // Failing every time: after the policy's attempts the error is reported, never a success.
+    let (status, _) = app
+        .post_json(
+            "/api/faults",
+            json!({"kind": "fail_api", "count": 10, "method": "alipay.trade.cancel"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let charge = TradePay::new("POS_R2", BUYER_MUST_CONFIRM, money("300.00"), "s");
+    let error = app
+        .client
+        .barcode_pay(&charge, quick(Duration::from_millis(200)))
+        .await
+        .unwrap_err();
+    assert!(error.is_outcome_unknown(), "{error}");
+    assert_eq!(app.trade("POS_R2").await["trade_status"], "WAIT_BUYER_PAY");
+}
