@@ -106,6 +106,9 @@ pub use ca::{CertsView, dir_for as certificate_dir};
 pub use config::{AppConfig, BuyerConfig, PartnerConfig, SandboxConfig};
 pub use error::SandboxError;
 pub use faults::{Fault, FaultKind, FaultRequest};
+/// The 25 columns of a trade bill's business detail (业务明细), as Alipay writes them: for
+/// tests and benchmarks that make bills of their own.
+pub use messages::bill::DETAIL_HEADER as BILL_DETAIL_HEADER;
 use service::Shared;
 
 /// A running emulator: state, key, background tasks. Cheap to clone.

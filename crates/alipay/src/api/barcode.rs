@@ -122,16 +122,7 @@ impl ApiRequest for TradePay {
     type Response = TradePayResponse;
 
     fn validate(&self) -> Result<(), Error> {
-        crate::pay::check_out_trade_no(&self.out_trade_no).map_err(Error::InvalidRequest)?;
-        if !self.total_amount.is_valid_trade_amount() {
-            return Err(Error::InvalidRequest(format!(
-                "total_amount {} is outside 0.01..100000000.00",
-                self.total_amount
-            )));
-        }
-        if self.subject.trim().is_empty() {
-            return Err(Error::InvalidRequest("subject is required".into()));
-        }
+        super::check_order(&self.out_trade_no, self.total_amount, &self.subject)?;
         if self.auth_code.is_empty()
             || self.auth_code.len() > 32
             || !self.auth_code.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -274,16 +265,7 @@ impl ApiRequest for TradeCreate {
     type Response = TradeCreateResponse;
 
     fn validate(&self) -> Result<(), Error> {
-        crate::pay::check_out_trade_no(&self.out_trade_no).map_err(Error::InvalidRequest)?;
-        if !self.total_amount.is_valid_trade_amount() {
-            return Err(Error::InvalidRequest(format!(
-                "total_amount {} is outside 0.01..100000000.00",
-                self.total_amount
-            )));
-        }
-        if self.subject.trim().is_empty() {
-            return Err(Error::InvalidRequest("subject is required".into()));
-        }
+        super::check_order(&self.out_trade_no, self.total_amount, &self.subject)?;
         if self.buyer_id.as_deref().is_some_and(|id| {
             !(id.len() == 16 && id.starts_with("2088") && id.bytes().all(|b| b.is_ascii_digit()))
         }) {

@@ -31,6 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::money::Money;
 
 /// An Alipay API method: its name, its `biz_content` (the `Serialize` impl) and its response.
 pub trait ApiRequest: Serialize {
@@ -97,6 +98,21 @@ impl TradeRef {
         }
         Ok(())
     }
+}
+
+/// What every request that opens a trade checks before it is signed: the order number's shape,
+/// an amount Alipay accepts, a subject.
+fn check_order(out_trade_no: &str, total_amount: Money, subject: &str) -> Result<(), Error> {
+    crate::pay::check_out_trade_no(out_trade_no).map_err(Error::InvalidRequest)?;
+    if !total_amount.is_valid_trade_amount() {
+        return Err(Error::InvalidRequest(format!(
+            "total_amount {total_amount} is outside 0.01..100000000.00"
+        )));
+    }
+    if subject.trim().is_empty() {
+        return Err(Error::InvalidRequest("subject is required".into()));
+    }
+    Ok(())
 }
 
 /// Optional `"Y"`/`"N"` flags as booleans.

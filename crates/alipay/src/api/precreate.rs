@@ -62,16 +62,7 @@ impl ApiRequest for TradePrecreate {
     type Response = TradePrecreateResponse;
 
     fn validate(&self) -> Result<(), Error> {
-        crate::pay::check_out_trade_no(&self.out_trade_no).map_err(Error::InvalidRequest)?;
-        if !self.total_amount.is_valid_trade_amount() {
-            return Err(Error::InvalidRequest(format!(
-                "total_amount {} is outside 0.01..100000000.00",
-                self.total_amount
-            )));
-        }
-        if self.subject.trim().is_empty() {
-            return Err(Error::InvalidRequest("subject is required".into()));
-        }
+        super::check_order(&self.out_trade_no, self.total_amount, &self.subject)?;
         Ok(())
     }
 

@@ -139,81 +139,76 @@ fn money(amount: SignedMoney) -> String {
     amount.to_string()
 }
 
-fn detail_rows(day: &Day<'_>) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
+/// What differs between a payment's line and a refund's in the business detail.
+struct DetailLine<'a> {
+    trade: &'a Trade,
+    kind: &'static str,
+    finished_at: Option<OffsetDateTime>,
+    amount: SignedMoney,
+    request_no: String,
+    fee: SignedMoney,
+    note: String,
+}
+
+fn detail_row(line: DetailLine<'_>) -> Vec<String> {
     let zero = || "0.00".to_owned();
-    for trade in day.payments {
-        let amount = SignedMoney::from(trade.total_amount);
-        rows.push(padded([
-            trade.trade_no.clone(),
-            trade.out_trade_no.clone(),
-            "交易".to_owned(),
-            trade.subject.clone(),
-            alipay::time::format(trade.gmt_create),
-            trade
-                .gmt_payment
-                .map(alipay::time::format)
-                .unwrap_or_default(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            trade
-                .payer
-                .as_ref()
-                .map(|p| crate::ids::mask_logon_id(&p.logon_id))
-                .unwrap_or_default(),
-            money(amount),
-            money(amount),
-            zero(),
-            zero(),
-            zero(),
-            zero(),
-            zero(),
-            String::new(),
-            zero(),
-            zero(),
-            String::new(),
-            money(-SignedMoney::from(service_fee(trade.total_amount))),
-            zero(),
-            String::new(),
-        ]));
-    }
-    for (trade, refund) in day.refunds {
-        let amount = -SignedMoney::from(refund.amount);
-        rows.push(padded([
-            trade.trade_no.clone(),
-            trade.out_trade_no.clone(),
-            "退款".to_owned(),
-            trade.subject.clone(),
-            alipay::time::format(trade.gmt_create),
-            alipay::time::format(refund.gmt_refund),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            trade
-                .payer
-                .as_ref()
-                .map(|p| crate::ids::mask_logon_id(&p.logon_id))
-                .unwrap_or_default(),
-            money(amount),
-            money(amount),
-            zero(),
-            zero(),
-            zero(),
-            zero(),
-            zero(),
-            String::new(),
-            zero(),
-            zero(),
-            refund.out_request_no.clone(),
-            money(service_fee(refund.amount).into()),
-            zero(),
-            refund.reason.clone().unwrap_or_default(),
-        ]));
-    }
-    rows
+    let trade = line.trade;
+    padded([
+        trade.trade_no.clone(),
+        trade.out_trade_no.clone(),
+        line.kind.to_owned(),
+        trade.subject.clone(),
+        alipay::time::format(trade.gmt_create),
+        line.finished_at
+            .map(alipay::time::format)
+            .unwrap_or_default(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        trade
+            .payer
+            .as_ref()
+            .map(|p| crate::ids::mask_logon_id(&p.logon_id))
+            .unwrap_or_default(),
+        money(line.amount),
+        money(line.amount),
+        zero(),
+        zero(),
+        zero(),
+        zero(),
+        zero(),
+        String::new(),
+        zero(),
+        zero(),
+        line.request_no,
+        money(line.fee),
+        zero(),
+        line.note,
+    ])
+}
+
+fn detail_rows(day: &Day<'_>) -> Vec<Vec<String>> {
+    let payments = day.payments.iter().map(|trade| DetailLine {
+        trade,
+        kind: "交易",
+        finished_at: trade.gmt_payment,
+        amount: trade.total_amount.into(),
+        request_no: String::new(),
+        // The merchant pays the fee on a payment and gets it back on a refund.
+        fee: -SignedMoney::from(service_fee(trade.total_amount)),
+        note: String::new(),
+    });
+    let refunds = day.refunds.iter().map(|(trade, refund)| DetailLine {
+        trade,
+        kind: "退款",
+        finished_at: Some(refund.gmt_refund),
+        amount: -SignedMoney::from(refund.amount),
+        request_no: refund.out_request_no.clone(),
+        fee: service_fee(refund.amount).into(),
+        note: refund.reason.clone().unwrap_or_default(),
+    });
+    payments.chain(refunds).map(detail_row).collect()
 }
 
 fn period_lines(kind: &str, day: &Day<'_>) -> String {

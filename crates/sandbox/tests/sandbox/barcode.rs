@@ -183,14 +183,13 @@ async fn a_barcode_charge_waits_while_the_buyer_confirms() {
         page.contains("888.00") && page.contains(r#"id="pay""#),
         "{page}"
     );
-    let confirmed = app
-        .http
-        .post(app.url(&format!("/cashier/{trade_no}/pay")))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("buyer=buyer%40sandbox.com&password=111111")
-        .send()
-        .await
-        .unwrap();
+    let confirmed = submit(
+        &app,
+        &format!("/cashier/{trade_no}/pay"),
+        "buyer@sandbox.com",
+        "111111",
+    )
+    .await;
     assert!(confirmed.status().is_success(), "{}", confirmed.status());
     let outcome = waiting.await.unwrap().unwrap();
     assert!(
@@ -233,13 +232,8 @@ async fn a_barcode_charge_nobody_confirms_is_cancelled() {
 async fn an_untrustworthy_answer_is_settled_by_a_query() {
     let app = spawn_app().await;
     // The charge goes through, but its answer's signature is forged.
-    let (status, fault) = app
-        .post_json(
-            "/api/faults",
-            json!({"kind": "bad_signature", "count": 1, "method": "alipay.trade.pay"}),
-        )
+    app.fault(json!({"kind": "bad_signature", "count": 1, "method": "alipay.trade.pay"}))
         .await;
-    assert_eq!(status, 201, "{fault}");
     let outcome = app
         .client
         .barcode_pay(
@@ -254,13 +248,8 @@ async fn an_untrustworthy_answer_is_settled_by_a_query() {
     );
 
     // A charge lost before it became a trade: queried until the wait is over, then cancelled.
-    let (status, _) = app
-        .post_json(
-            "/api/faults",
-            json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.pay"}),
-        )
+    app.fault(json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.pay"}))
         .await;
-    assert_eq!(status, 201);
     let outcome = app
         .client
         .barcode_pay(
@@ -343,13 +332,8 @@ async fn a_code_that_is_not_a_payment_code_is_refused() {
 async fn a_cancel_alipay_cannot_finish_is_sent_again() {
     let app = spawn_app().await;
     // The first cancel fails at Alipay (ACQ.SYSTEM_ERROR with retry_flag Y): sent again.
-    let (status, _) = app
-        .post_json(
-            "/api/faults",
-            json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.cancel"}),
-        )
+    app.fault(json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.cancel"}))
         .await;
-    assert_eq!(status, 201);
     let charge = TradePay::new("POS_R", BUYER_MUST_CONFIRM, money("300.00"), "s");
     let outcome = app
         .client
@@ -363,13 +347,8 @@ async fn a_cancel_alipay_cannot_finish_is_sent_again() {
         }
     );
     // Failing every time: after the policy's attempts the error is reported, never a success.
-    let (status, _) = app
-        .post_json(
-            "/api/faults",
-            json!({"kind": "fail_api", "count": 10, "method": "alipay.trade.cancel"}),
-        )
+    app.fault(json!({"kind": "fail_api", "count": 10, "method": "alipay.trade.cancel"}))
         .await;
-    assert_eq!(status, 201);
     let charge = TradePay::new("POS_R2", BUYER_MUST_CONFIRM, money("300.00"), "s");
     let error = app
         .client

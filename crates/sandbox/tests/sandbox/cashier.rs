@@ -6,21 +6,6 @@ use axum::Router;
 
 use crate::helpers::*;
 
-async fn submit(app: &TestApp, path: &str, buyer: &str, password: &str) -> reqwest::Response {
-    let form = format!(
-        "buyer={}&password={}",
-        alipay::content::encode_value(buyer),
-        alipay::content::encode_value(password)
-    );
-    app.http
-        .post(app.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn paying_on_the_cashier_returns_the_browser_with_signed_params_and_notifies() {
     // Arrange

@@ -4,20 +4,15 @@ use std::time::{Duration, Instant};
 
 use alipay::TradeStatus;
 use alipay::api::{TradeQuery, TradeRef, TradeRefund};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::*;
-
-async fn fault(app: &TestApp, body: Value) -> Value {
-    let (status, fault) = app.post_json("/api/faults", body).await;
-    assert_eq!(status, 201, "{fault}");
-    fault
-}
 
 #[tokio::test]
 async fn a_dropped_notification_is_retried_on_schedule() {
     let app = spawn_app().await;
-    fault(&app, json!({"kind": "drop_notifications", "count": 1})).await;
+    app.fault(json!({"kind": "drop_notifications", "count": 1}))
+        .await;
     app.open_trade("ORDER_F1", "1.00").await;
     app.pay("ORDER_F1").await;
     let received = app.receiver.wait_for(1).await;
@@ -44,11 +39,8 @@ async fn a_dropped_notification_is_retried_on_schedule() {
 #[tokio::test]
 async fn a_delayed_notification_arrives_late() {
     let app = spawn_app().await;
-    fault(
-        &app,
-        json!({"kind": "delay_notifications", "count": 1, "delay_ms": 400}),
-    )
-    .await;
+    app.fault(json!({"kind": "delay_notifications", "count": 1, "delay_ms": 400}))
+        .await;
     app.open_trade("ORDER_F2", "1.00").await;
     let paid_at = Instant::now();
     app.pay("ORDER_F2").await;
@@ -59,7 +51,7 @@ async fn a_delayed_notification_arrives_late() {
 #[tokio::test]
 async fn a_duplicated_notification_arrives_twice_with_one_notify_id() {
     let app = spawn_app().await;
-    fault(&app, json!({"kind": "duplicate_notifications"})).await;
+    app.fault(json!({"kind": "duplicate_notifications"})).await;
     app.open_trade("ORDER_F3", "1.00").await;
     app.pay("ORDER_F3").await;
     let received = app.receiver.wait_for(2).await;
@@ -75,11 +67,8 @@ async fn a_duplicated_notification_arrives_twice_with_one_notify_id() {
 #[tokio::test]
 async fn a_reordered_notification_is_overtaken_by_the_next_one() {
     let app = spawn_app().await;
-    fault(
-        &app,
-        json!({"kind": "reorder_notifications", "count": 1, "delay_ms": 5000}),
-    )
-    .await;
+    app.fault(json!({"kind": "reorder_notifications", "count": 1, "delay_ms": 5000}))
+        .await;
     app.open_trade("ORDER_F4", "5.00").await;
     app.pay("ORDER_F4").await;
     let full = TradeRefund::new(TradeRef::out_trade_no("ORDER_F4"), money("5.00"), "R1");
@@ -97,11 +86,8 @@ async fn fail_api_answers_system_error_for_one_method_and_changes_nothing() {
     let app = spawn_app().await;
     app.open_trade("ORDER_F5", "5.00").await;
     app.pay("ORDER_F5").await;
-    fault(
-        &app,
-        json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.refund"}),
-    )
-    .await;
+    app.fault(json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.refund"}))
+        .await;
     // Other methods are untouched.
     app.client
         .execute(&TradeQuery::by_out_trade_no("ORDER_F5"))
@@ -125,11 +111,8 @@ async fn fail_api_answers_system_error_for_one_method_and_changes_nothing() {
 #[tokio::test]
 async fn fail_api_on_a_page_method_shows_an_error_page() {
     let app = spawn_app().await;
-    fault(
-        &app,
-        json!({"kind": "fail_api", "method": "alipay.trade.page.pay"}),
-    )
-    .await;
+    app.fault(json!({"kind": "fail_api", "method": "alipay.trade.page.pay"}))
+        .await;
     let page = app.open(&app.pay_link("ORDER_F6", "1.00")).await;
     assert!(page.contains("ACQ.SYSTEM_ERROR"), "{page}");
     let (status, _) = app.get_json("/api/trades/ORDER_F6").await;
@@ -139,11 +122,8 @@ async fn fail_api_on_a_page_method_shows_an_error_page() {
 #[tokio::test]
 async fn slow_api_answers_after_the_delay() {
     let app = spawn_app().await;
-    fault(
-        &app,
-        json!({"kind": "slow_api", "count": 1, "delay_ms": 300}),
-    )
-    .await;
+    app.fault(json!({"kind": "slow_api", "count": 1, "delay_ms": 300}))
+        .await;
     let started = Instant::now();
     let _ = app
         .client
@@ -155,12 +135,12 @@ async fn slow_api_answers_after_the_delay() {
 #[tokio::test]
 async fn faults_are_listed_cleared_and_validated() {
     let app = spawn_app().await;
-    fault(
-        &app,
+    app.fault(
         json!({"kind": "slow_api", "count": 3, "delay_ms": 10, "method": "alipay.trade.query"}),
     )
     .await;
-    fault(&app, json!({"kind": "drop_notifications", "count": 2})).await;
+    app.fault(json!({"kind": "drop_notifications", "count": 2}))
+        .await;
     let (_, faults) = app.get_json("/api/faults").await;
     assert_eq!(faults.as_array().unwrap().len(), 2);
     assert_eq!(faults[0]["remaining"], 3);
@@ -197,16 +177,10 @@ async fn untrustworthy_answers_come_after_the_call_took_effect() {
     let app = spawn_app().await;
     app.open_trade("ORDER_F7", "7.00").await;
     app.pay("ORDER_F7").await;
-    fault(
-        &app,
-        json!({"kind": "bad_signature", "count": 1, "method": "alipay.trade.refund"}),
-    )
-    .await;
-    fault(
-        &app,
-        json!({"kind": "garbled", "count": 1, "method": "alipay.trade.refund"}),
-    )
-    .await;
+    app.fault(json!({"kind": "bad_signature", "count": 1, "method": "alipay.trade.refund"}))
+        .await;
+    app.fault(json!({"kind": "garbled", "count": 1, "method": "alipay.trade.refund"}))
+        .await;
     let refund = |no: &str| TradeRefund::new(TradeRef::out_trade_no("ORDER_F7"), money("1.00"), no);
 
     // Garbled first (it is checked before bad_signature): an HTML page, and the refund made.
@@ -291,11 +265,8 @@ async fn reads_are_retried_when_asked_and_writes_never() {
     .unwrap();
 
     // Two system errors in a row, then the answer: a query gets through on its third attempt.
-    fault(
-        &app,
-        json!({"kind": "fail_api", "count": 2, "method": "alipay.trade.query"}),
-    )
-    .await;
+    app.fault(json!({"kind": "fail_api", "count": 2, "method": "alipay.trade.query"}))
+        .await;
     let trade = retrying
         .execute(&TradeQuery::by_out_trade_no("ORDER_F9"))
         .await
@@ -303,11 +274,8 @@ async fn reads_are_retried_when_asked_and_writes_never() {
     assert_eq!(trade.trade_status, TradeStatus::TradeSuccess);
 
     // Without retries the same faults reach the caller, as outcome unknown.
-    fault(
-        &app,
-        json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.query"}),
-    )
-    .await;
+    app.fault(json!({"kind": "fail_api", "count": 1, "method": "alipay.trade.query"}))
+        .await;
     let error = app
         .client
         .execute(&TradeQuery::by_out_trade_no("ORDER_F9"))
@@ -316,11 +284,8 @@ async fn reads_are_retried_when_asked_and_writes_never() {
     assert!(error.is_outcome_unknown());
 
     // A refund is sent once whatever the policy: its lost answer is for a query to settle.
-    fault(
-        &app,
-        json!({"kind": "fail_api", "count": 2, "method": "alipay.trade.refund"}),
-    )
-    .await;
+    app.fault(json!({"kind": "fail_api", "count": 2, "method": "alipay.trade.refund"}))
+        .await;
     let refund = TradeRefund::new(TradeRef::out_trade_no("ORDER_F9"), money("1.00"), "R9");
     let error = retrying.execute(&refund).await.unwrap_err();
     assert_eq!(error.sub_code(), Some("ACQ.SYSTEM_ERROR"));

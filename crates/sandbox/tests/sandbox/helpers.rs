@@ -42,6 +42,22 @@ pub fn money(text: &str) -> Money {
     text.parse().unwrap()
 }
 
+/// Submits the cashier's form at `path` as a buyer would.
+pub async fn submit(app: &TestApp, path: &str, buyer: &str, password: &str) -> reqwest::Response {
+    let form = format!(
+        "buyer={}&password={}",
+        alipay::content::encode_value(buyer),
+        alipay::content::encode_value(password)
+    );
+    app.http
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Polls `check` until it gives a value, for at most 10 seconds.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
@@ -242,6 +258,13 @@ impl TestApp {
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Injects a fault (`POST /api/faults`), which must be accepted.
+    pub async fn fault(&self, body: Value) -> Value {
+        let (status, fault) = self.post_json("/api/faults", body).await;
+        assert_eq!(status, 201, "{fault}");
+        fault
     }
 
     pub async fn trade(&self, out_trade_no: &str) -> Value {
