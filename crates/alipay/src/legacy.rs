@@ -662,10 +662,7 @@ impl LegacyClientBuilder {
 
 /// A partner id (PID): `2088` and 12 more digits.
 pub fn check_partner(partner: &str) -> Result<(), LegacyError> {
-    if partner.len() == 16
-        && partner.starts_with("2088")
-        && partner.bytes().all(|b| b.is_ascii_digit())
-    {
+    if crate::api::is_user_id(partner) {
         Ok(())
     } else {
         Err(LegacyError::Config(format!(

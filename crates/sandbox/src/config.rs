@@ -202,9 +202,7 @@ impl AppConfig {
             )));
         }
         if let Some(seller_id) = &self.seller_id
-            && (seller_id.len() != 16
-                || !seller_id.starts_with("2088")
-                || !seller_id.bytes().all(|b| b.is_ascii_digit()))
+            && !alipay::api::is_user_id(seller_id)
         {
             return Err(SandboxError::InvalidApp(format!(
                 "seller_id {seller_id:?} must be 2088 followed by 12 digits"

@@ -266,9 +266,11 @@ impl ApiRequest for TradeCreate {
 
     fn validate(&self) -> Result<(), Error> {
         super::check_order(&self.out_trade_no, self.total_amount, &self.subject)?;
-        if self.buyer_id.as_deref().is_some_and(|id| {
-            !(id.len() == 16 && id.starts_with("2088") && id.bytes().all(|b| b.is_ascii_digit()))
-        }) {
+        if self
+            .buyer_id
+            .as_deref()
+            .is_some_and(|id| !super::is_user_id(id))
+        {
             return Err(Error::InvalidRequest(
                 "buyer_id must be an Alipay user id: 2088 and 12 digits".into(),
             ));

@@ -100,6 +100,13 @@ impl TradeRef {
     }
 }
 
+/// Whether `id` is an Alipay user id (`2088` and 12 more digits): a buyer's `buyer_id`, a
+/// seller's `seller_id`, a legacy partner id.
+#[must_use]
+pub fn is_user_id(id: &str) -> bool {
+    id.len() == 16 && id.starts_with("2088") && id.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// What every request that opens a trade checks before it is signed: the order number's shape,
 /// an amount Alipay accepts, a subject.
 fn check_order(out_trade_no: &str, total_amount: Money, subject: &str) -> Result<(), Error> {

@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::apps::App;
+use crate::faults::Answer;
 use crate::json::{self, Node, system_busy};
 use crate::service::Shared;
 
@@ -43,15 +44,43 @@ pub async fn signed_json(
             return unbound_json(&system_busy());
         }
     };
+    envelope(&key, cert_sn.as_deref(), app, method, node, encrypted)
+}
+
+/// `node` in Alipay's envelope, signed with `key`.
+fn envelope(
+    key: &PrivateKey,
+    cert_sn: Option<&str>,
+    app: &App,
+    method: &str,
+    node: &Node,
+    encrypted: bool,
+) -> Response {
     let node_json = node_text(app, node, encrypted);
     let signature = key.sign_bytes(app.sign_type, node_json.as_bytes());
-    let body = json::signed_envelope(
+    json_response(json::signed_envelope(
         &node_name(method),
         &node_json,
-        cert_sn.as_deref(),
+        cert_sn,
         &encode_signature(&signature),
-    );
-    json_response(body)
+    ))
+}
+
+/// The answer to a request that ran, as the fault in effect has it: genuine, signed by an
+/// impostor, or garbled by a proxy.
+pub async fn answer(
+    shared: &Shared,
+    app: &App,
+    method: &str,
+    node: &Node,
+    encrypted: bool,
+    kind: Answer,
+) -> Response {
+    match kind {
+        Answer::Genuine => signed_json(shared, app, method, node, encrypted).await,
+        Answer::BadSignature => impostor_signed_json(shared, app, method, node, encrypted).await,
+        Answer::Garbled => garbled_answer(),
+    }
 }
 
 /// An unsigned `error_response`.
@@ -76,7 +105,7 @@ fn impostor_key() -> Option<&'static PrivateKey> {
 }
 
 /// An answer signed with [`impostor_key`]: well-formed, but its signature does not verify.
-pub async fn impostor_signed_json(
+async fn impostor_signed_json(
     shared: &Shared,
     app: &App,
     method: &str,
@@ -86,20 +115,13 @@ pub async fn impostor_signed_json(
     let (Some(key), Ok((_, cert_sn))) = (impostor_key(), shared.signer_for(app).await) else {
         return unbound_json(&system_busy());
     };
-    let node_json = node_text(app, node, encrypted);
-    let signature = key.sign_bytes(app.sign_type, node_json.as_bytes());
-    json_response(json::signed_envelope(
-        &node_name(method),
-        &node_json,
-        cert_sn.as_deref(),
-        &encode_signature(&signature),
-    ))
+    envelope(key, cert_sn.as_deref(), app, method, node, encrypted)
 }
 
 /// What a merchant sees when a proxy between it and Alipay fails after Alipay acted: HTTP 200
 /// with an HTML error page instead of the signed answer.
 #[must_use]
-pub fn garbled_answer() -> Response {
+fn garbled_answer() -> Response {
     (
         [(header::CONTENT_TYPE, "text/html;charset=utf-8")],
         "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>Tengine</center></body></html>",

@@ -46,29 +46,15 @@ pub async fn run(shared: &Shared, checked: Checked, base_url: &str, answer: Answ
         Ok(node) => node,
         Err(error) => decorate_error(method, &biz, error_node(error)),
     };
-    match answer {
-        Answer::Genuine => {
-            answer::signed_json(
-                shared,
-                &checked.app,
-                method.name(),
-                &node,
-                checked.encrypted,
-            )
-            .await
-        }
-        Answer::BadSignature => {
-            answer::impostor_signed_json(
-                shared,
-                &checked.app,
-                method.name(),
-                &node,
-                checked.encrypted,
-            )
-            .await
-        }
-        Answer::Garbled => answer::garbled_answer(),
-    }
+    answer::answer(
+        shared,
+        &checked.app,
+        method.name(),
+        &node,
+        checked.encrypted,
+        answer,
+    )
+    .await
 }
 
 /// `alipay.open.app.alipaycert.download`: the certificate file of `alipay_cert_sn`, base64 of
@@ -476,11 +462,7 @@ async fn create(shared: &Shared, checked: &Checked, biz: &Biz<'_>) -> Result<Nod
             )
             .into());
         }
-        (Some(id), _)
-            if !(id.len() == 16
-                && id.starts_with("2088")
-                && id.bytes().all(|b| b.is_ascii_digit())) =>
-        {
+        (Some(id), _) if !alipay::api::is_user_id(id) => {
             return Err(TradeError::InvalidParameter(format!(
                 "buyer_id {id} is not an Alipay user id (2088 and 12 digits)"
             ))
